@@ -251,6 +251,8 @@ class RunningServer:
 def start(app: App, port: int = 0, faults: FaultConfig | None = None, log_path: str | None = None) -> RunningServer:
     """Start `app` on 127.0.0.1 in a daemon thread and return once it accepts connections."""
     server = SandboxServer(app, port=port, faults=faults, log_path=log_path)
-    thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{app.name}", daemon=True)
+    # A short poll interval lets stop() return quickly (tests start and stop many servers).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"sandbox-{app.name}", daemon=True)
     thread.start()
     return RunningServer(server, thread)
