@@ -1,0 +1,109 @@
+"""HTTP for every extractor: a `requests` session with explicit timeouts, connection-level
+retries, and `send_json` that turns everything a flaky API can do into a typed outcome.
+
+- `make_session()` mounts urllib3 `Retry` for *connect* failures only (the request never reached
+  the server, so no server-side rate-limit counter moved). Everything after the request left —
+  read timeouts, resets, 5xx, truncated or HTML bodies — is raised as `TransientError` by
+  `send_json` and retried by `retrying()` (tenacity) in the API client, which goes back through
+  the client-side rate limiter on each attempt.
+- `send_json()` never assumes a JSON body: HTML error pages (nginx 502, Bitrix24 under load,
+  amoCRM 403 blocks) come back as `HttpResult(data=None, text=...)` with the status.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from urllib3.util.retry import Retry
+
+from extract.common.errors import TransientError
+from extract.common.redact import get_logger, redact
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+USER_AGENT = "crm-sales-warehouse-extract/0.1"
+
+
+def make_session(connect_retries: int = 3, pool_size: int = 4) -> requests.Session:
+    """A session with keep-alive pooling and retries on connection *establishment* failures."""
+    session = requests.Session()
+    retry = Retry(total=connect_retries, connect=connect_retries, read=0, status=0, other=0,
+                  redirect=2, backoff_factor=0.5, allowed_methods=None, raise_on_status=False)
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+@dataclass
+class HttpResult:
+    status: int
+    data: Any  # parsed JSON, or None when the body is empty or not JSON
+    text: str  # the body (first 2,000 characters, redacted) when it is not JSON
+    headers: dict[str, str]
+    seconds: float
+
+    @property
+    def is_json(self) -> bool:
+        return self.data is not None
+
+
+def send_json(session: requests.Session, method: str, url: str, *, timeout: tuple[float, float],
+              **kwargs: Any) -> HttpResult:
+    """One HTTP exchange. Raises TransientError for resets/timeouts, 5xx with an unparseable body
+    and 200 answers whose JSON is truncated; returns every other answer as an `HttpResult`."""
+    started = time.monotonic()
+    try:
+        resp = session.request(method, url, timeout=timeout, **kwargs)
+        body = resp.content  # reads the whole body: a short read raises here
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TransientError(f"{method} {url}: {type(exc).__name__}") from None
+    except requests.exceptions.ChunkedEncodingError as exc:
+        raise TransientError(f"{method} {url}: incomplete body ({type(exc).__name__})") from None
+    elapsed = time.monotonic() - started
+    headers = {k.lower(): v for k, v in resp.headers.items()}
+    declared = headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) != len(body):
+        raise TransientError(f"{method} {url}: body truncated ({len(body)} of {declared} bytes)")
+    data: Any = None
+    text = ""
+    if body:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            text = redact(body[:2000].decode("utf-8", "replace"))
+            looks_json = body.lstrip()[:1] in (b"{", b"[")
+            if resp.status_code == 200 and looks_json:
+                raise TransientError(f"{method} {url}: truncated JSON body ({len(body)} bytes)") from None
+            if resp.status_code >= 500 and resp.status_code not in (503,):
+                raise TransientError(f"{method} {url}: HTTP {resp.status_code} with a non-JSON body") from None
+    elif resp.status_code >= 500:
+        raise TransientError(f"{method} {url}: HTTP {resp.status_code} with an empty body")
+    return HttpResult(resp.status_code, data, text, headers, elapsed)
+
+
+def retrying(fn: Callable[[], T], attempts: int = 6, what: str = "request",
+             on_retry: Callable[[BaseException], None] | None = None,
+             max_wait: float = 30.0) -> T:
+    """Call `fn` until it stops raising TransientError (exponential backoff with jitter)."""
+
+    def before_sleep(state: Any) -> None:
+        exc = state.outcome.exception()
+        log.warning("%s failed (attempt %d of %d), retrying: %s", what, state.attempt_number, attempts, exc)
+        if on_retry:
+            on_retry(exc)
+
+    for attempt in Retrying(retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(attempts),
+                            wait=wait_exponential_jitter(initial=0.5, max=max_wait), reraise=True,
+                            before_sleep=before_sleep):
+        with attempt:
+            return fn()
+    raise AssertionError("unreachable")

@@ -1,0 +1,333 @@
+"""DuckDB landing zone: raw tables, merge on key, cursors, run log, quarantine, writer lock.
+
+Tables (created on demand):
+
+- `raw_<system>.<entity>`: typed key columns + `_account`, `_modified_at` (source modification
+  time, when the entity has one), `_is_deleted`, `_deleted_at`, `_extracted_at` (UTC),
+  `_batch_id`, `payload` JSON (the record as the API returned it). Primary key (_account, keys).
+- `meta.extract_cursors (system, account, entity, cursor, updated_at)`: the extractor's opaque
+  cursor text (JSON). Written **in the same transaction** as the rows it covers (`merge(...,
+  cursor=...)`), so a cursor is never ahead of committed data and a crashed run resumes exactly.
+- `meta.extract_runs`: one row per (batch, account, entity) run, from `EntityRun`.
+- `quality.quarantine_records`: records that could not be parsed, with the reason.
+
+Only one writer at a time: DuckDB refuses a second writing process anyway, but with an obscure
+error; `Warehouse` takes an exclusive `fcntl.flock` on `<path>.lock` first and fails fast with
+`WarehouseLocked` naming the pid that holds it.
+
+Usage::
+
+    with Warehouse("warehouse/crm.duckdb") as wh:
+        spec = TableSpec("bitrix24", "leads", (("id", "BIGINT"),))
+        wh.ensure_table(spec)
+        wh.merge(spec, "b24-msk", batch_id, [LandingRow((1,), '{"ID":"1"}', modified_at)],
+                 cursor='{"since": "..."}')
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import duckdb
+import pyarrow as pa
+
+DEFAULT_PATH = Path("warehouse/crm.duckdb")
+RAW_TEXT_LIMIT = 4000
+
+_ARROW_TYPES = {"BIGINT": pa.int64(), "INTEGER": pa.int32(), "VARCHAR": pa.string()}
+
+META_DDL = [
+    "CREATE SCHEMA IF NOT EXISTS meta",
+    "CREATE SCHEMA IF NOT EXISTS quality",
+    """CREATE TABLE IF NOT EXISTS meta.extract_cursors (
+        system VARCHAR NOT NULL, account VARCHAR NOT NULL, entity VARCHAR NOT NULL,
+        cursor VARCHAR, updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (system, account, entity))""",
+    """CREATE TABLE IF NOT EXISTS meta.extract_runs (
+        batch_id VARCHAR NOT NULL, system VARCHAR NOT NULL, account VARCHAR NOT NULL,
+        entity VARCHAR NOT NULL, mode VARCHAR, status VARCHAR, rows BIGINT, deleted BIGINT,
+        quarantined BIGINT, requests BIGINT, rate_limit_waits BIGINT,
+        rate_limit_wait_seconds DOUBLE, rate_limit_refusals BIGINT, seconds DOUBLE,
+        started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, error VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS quality.quarantine_records (
+        system VARCHAR NOT NULL, account VARCHAR NOT NULL, entity VARCHAR NOT NULL,
+        record_key VARCHAR, reason VARCHAR NOT NULL, raw_text VARCHAR, batch_id VARCHAR,
+        quarantined_at TIMESTAMPTZ NOT NULL)""",
+]
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process is writing to the warehouse."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A landing table: `raw_<system>.<entity>` keyed by (_account, *keys)."""
+
+    system: str
+    entity: str
+    keys: tuple[tuple[str, str], ...] = (("id", "BIGINT"),)  # (column, DuckDB type)
+
+    @property
+    def schema(self) -> str:
+        return f"raw_{self.system}"
+
+    @property
+    def table(self) -> str:
+        return f'{self.schema}."{self.entity}"'
+
+    @property
+    def key_names(self) -> list[str]:
+        return [k for k, _ in self.keys]
+
+
+@dataclass(slots=True)
+class LandingRow:
+    key: tuple  # values for TableSpec.keys, in order
+    payload: str  # the record's JSON text
+    modified_at: datetime | None = None
+    is_deleted: bool = False
+
+
+@dataclass(slots=True)
+class QuarantineRow:
+    reason: str
+    raw_text: str
+    record_key: str | None = None
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Warehouse:
+    """One writer's connection to the warehouse (see the module docstring)."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, memory_limit: str = "256MB") -> None:
+        self.path = str(path)
+        self._lock_fh = None
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+        try:
+            self.con = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            self._release_lock()
+            raise WarehouseLocked(f"cannot open {self.path} for writing: {exc}") from None
+        self.con.execute(f"SET memory_limit='{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order=false")
+        for ddl in META_DDL:
+            self.con.execute(ddl)
+        self._tables: set[TableSpec] = set()
+
+    # ------------------------------------------------------------------ lock
+    def _take_lock(self) -> None:
+        lock_path = self.path + ".lock"
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the connection's life
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise WarehouseLocked(
+                f"warehouse {self.path} is locked by another writer (pid {holder}, lock file "
+                f"{lock_path}); wait for that run to finish, or stop it") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_fh = fh
+
+    def _release_lock(self) -> None:
+        if self._lock_fh is not None:
+            try:
+                self._lock_fh.seek(0)
+                self._lock_fh.truncate()
+                fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._lock_fh.close()
+                self._lock_fh = None
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._release_lock()
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ tables
+    def ensure_table(self, spec: TableSpec) -> None:
+        if spec in self._tables:
+            return
+        keys = ", ".join(f"{_q(k)} {t} NOT NULL" for k, t in spec.keys)
+        pk = ", ".join(["_account", *map(_q, spec.key_names)])
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.schema}")
+        self.con.execute(f"""CREATE TABLE IF NOT EXISTS {spec.table} (
+            _account VARCHAR NOT NULL, {keys}, _modified_at TIMESTAMPTZ,
+            _is_deleted BOOLEAN NOT NULL DEFAULT false, _deleted_at TIMESTAMPTZ,
+            _extracted_at TIMESTAMPTZ NOT NULL, _batch_id VARCHAR NOT NULL, payload JSON,
+            PRIMARY KEY ({pk}))""")
+        self._tables.add(spec)
+
+    # ------------------------------------------------------------------ writes
+    def merge(self, spec: TableSpec, account: str, batch_id: str, rows: Sequence[LandingRow], *,
+              cursor: str | None = None, quarantine: Sequence[QuarantineRow] = (),
+              extracted_at: datetime | None = None) -> int:
+        """Upsert `rows` (later duplicates of a key win), store `quarantine`, and — if given —
+        set the cursor of (system, account, entity), all in ONE transaction. Returns rows merged."""
+        self.ensure_table(spec)
+        now = extracted_at or datetime.now(timezone.utc)
+        unique: dict[tuple, LandingRow] = {}
+        for r in rows:
+            unique[r.key] = r
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if unique:
+                self._upsert(spec, account, batch_id, list(unique.values()), now)
+            if quarantine:
+                self._quarantine(spec, account, batch_id, quarantine, now)
+            if cursor is not None:
+                self._set_cursor(spec.system, account, spec.entity, cursor, now)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return len(unique)
+
+    def _upsert(self, spec: TableSpec, account: str, batch_id: str, rows: list[LandingRow],
+                now: datetime) -> None:
+        cols: dict[str, pa.Array] = {}
+        for i, (name, typ) in enumerate(spec.keys):
+            cols[f"k{i}"] = pa.array([r.key[i] for r in rows], type=_ARROW_TYPES.get(typ, pa.string()))
+        cols["modified_at"] = pa.array([r.modified_at for r in rows], type=pa.timestamp("us", tz="UTC"))
+        cols["is_deleted"] = pa.array([r.is_deleted for r in rows], type=pa.bool_())
+        cols["payload"] = pa.array([r.payload for r in rows], type=pa.string())
+        staging = pa.table(cols)
+        names = [_q(k) for k in spec.key_names]
+        key_sel = ", ".join(f"k{i}" for i in range(len(spec.keys)))
+        self.con.register("_landing_stage", staging)
+        try:
+            self.con.execute(f"""
+                INSERT INTO {spec.table} (_account, {", ".join(names)}, _modified_at, _is_deleted,
+                    _deleted_at, _extracted_at, _batch_id, payload)
+                SELECT ?, {key_sel}, modified_at, is_deleted, CASE WHEN is_deleted THEN ?::TIMESTAMPTZ END,
+                    ?::TIMESTAMPTZ, ?, payload::JSON FROM _landing_stage
+                ON CONFLICT (_account, {", ".join(names)}) DO UPDATE SET
+                    _modified_at = EXCLUDED._modified_at, _is_deleted = EXCLUDED._is_deleted,
+                    _deleted_at = EXCLUDED._deleted_at, _extracted_at = EXCLUDED._extracted_at,
+                    _batch_id = EXCLUDED._batch_id, payload = EXCLUDED.payload""",
+                [account, now, now, batch_id])
+        finally:
+            self.con.unregister("_landing_stage")
+
+    def _quarantine(self, spec: TableSpec, account: str, batch_id: str, rows: Sequence[QuarantineRow],
+                    now: datetime) -> None:
+        self.con.executemany(
+            "INSERT INTO quality.quarantine_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(spec.system, account, spec.entity, q.record_key, q.reason[:500], q.raw_text[:RAW_TEXT_LIMIT],
+              batch_id, now) for q in rows])
+
+    def _set_cursor(self, system: str, account: str, entity: str, cursor: str, now: datetime) -> None:
+        self.con.execute(
+            """INSERT INTO meta.extract_cursors VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (system, account, entity) DO UPDATE SET cursor = EXCLUDED.cursor,
+               updated_at = EXCLUDED.updated_at""", [system, account, entity, cursor, now])
+
+    def set_cursor(self, system: str, account: str, entity: str, cursor: str) -> None:
+        """Set a cursor on its own (for state that covers no rows, e.g. an empty scan's end)."""
+        self._set_cursor(system, account, entity, cursor, datetime.now(timezone.utc))
+
+    def get_cursor(self, system: str, account: str, entity: str) -> str | None:
+        row = self.con.execute(
+            "SELECT cursor FROM meta.extract_cursors WHERE system = ? AND account = ? AND entity = ?",
+            [system, account, entity]).fetchone()
+        return row[0] if row else None
+
+    def tombstone_absent(self, spec: TableSpec, account: str, batch_id: str,
+                         present_chunks: Iterable[Sequence[int]], *, cursor: str | None = None,
+                         cursor_entity: str | None = None) -> int:
+        """Deletion reconciliation for a single-integer-key table: stream every key that still
+        exists at the source; live rows of `account` whose key is absent (and not above the
+        largest key seen, so rows created meanwhile are safe) become tombstones. One transaction
+        (with the optional cursor). Returns the number of rows tombstoned."""
+        self.ensure_table(spec)
+        if len(spec.keys) != 1:
+            raise ValueError("tombstone_absent needs a single key column")
+        key = _q(spec.key_names[0])
+        con = self.con
+        con.execute("CREATE OR REPLACE TEMP TABLE _present (k BIGINT)")
+        max_key: int | None = None
+        for chunk in present_chunks:
+            if not chunk:
+                continue
+            con.register("_present_chunk", pa.table({"k": pa.array(list(chunk), type=pa.int64())}))
+            try:
+                con.execute("INSERT INTO _present SELECT k FROM _present_chunk")
+            finally:
+                con.unregister("_present_chunk")
+            m = max(chunk)
+            max_key = m if max_key is None else max(max_key, m)
+        now = datetime.now(timezone.utc)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            n = con.execute(f"""
+                UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?, _batch_id = ?
+                WHERE _account = ? AND NOT _is_deleted AND {key} <= ?
+                  AND {key} NOT IN (SELECT k FROM _present)""",
+                [now, batch_id, account, max_key if max_key is not None else -1]).fetchone()[0]
+            if max_key is None:  # the source has no rows at all: everything we hold is gone
+                n += con.execute(f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?,
+                    _batch_id = ? WHERE _account = ? AND NOT _is_deleted""",
+                                 [now, batch_id, account]).fetchone()[0]
+            if cursor is not None:
+                self._set_cursor(spec.system, account, cursor_entity or spec.entity, cursor, now)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute("DROP TABLE IF EXISTS _present")
+        return int(n)
+
+    def tombstone_keys(self, spec: TableSpec, account: str, batch_id: str, where_sql: str,
+                       params: Sequence[Any], keep_keys: Sequence[tuple]) -> int:
+        """Tombstone live rows of `account` matching `where_sql` (over the payload/keys) whose key
+        is not in `keep_keys` — e.g. product rows removed from a deal that was re-read."""
+        self.ensure_table(spec)
+        key = _q(spec.key_names[0])
+        keep = [k[0] for k in keep_keys] or [None]
+        now = datetime.now(timezone.utc)
+        return int(self.con.execute(
+            f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?, _batch_id = ?
+                WHERE _account = ? AND NOT _is_deleted AND ({where_sql})
+                  AND {key} NOT IN (SELECT unnest(?))""",
+            [now, batch_id, account, *params, keep]).fetchone()[0])
+
+    def quarantine(self, system: str, account: str, entity: str, batch_id: str,
+                   rows: Sequence[QuarantineRow]) -> None:
+        self._quarantine(TableSpec(system, entity), account, batch_id, rows, datetime.now(timezone.utc))
+
+    def record_run(self, run: Any) -> None:
+        """Append an `extract.common.runs.EntityRun` to meta.extract_runs."""
+        self.con.execute(
+            "INSERT INTO meta.extract_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run.batch_id, run.system, run.account, run.entity, run.mode, run.status, run.rows, run.deleted,
+             run.quarantined, run.requests, run.rate_limit_waits, run.rate_limit_wait_seconds,
+             run.rate_limit_refusals, run.seconds, run.started_at, datetime.now(timezone.utc), run.error[:2000]])
+
+
+def dumps(record: Any) -> str:
+    """The JSON text stored in `payload` (non-ASCII kept as is)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
