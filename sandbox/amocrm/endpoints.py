@@ -351,7 +351,7 @@ SPECS: dict[str, ListSpec] = {
         default_order=[("sort", "ASC"), ("id", "ASC")], with_total=True),
     "pipelines": ListSpec(
         key="pipelines", table="pipelines", render=render_pipeline, self_path="/api/v4/leads/pipelines/{id}",
-        filters={}, orders=set(), default_order=[("sort", "ASC"), ("id", "ASC")], with_total=True),
+        filters={}, orders=set(), default_order=[("sort", "ASC"), ("id", "ASC")], with_total=True, paged=False),
 }
 
 
