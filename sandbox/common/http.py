@@ -208,6 +208,8 @@ class SandboxServer(ThreadingHTTPServer):
         self.app = app
         self.faults = FaultInjector(faults or FaultConfig())
         self.log = RequestLog(log_path)
+        if hasattr(app, "faults"):  # emulators that read expire_tokens_after / mutate_between_pages
+            app.faults = self.faults
         super().__init__((LOOPBACK, port), _Handler)
 
     @property

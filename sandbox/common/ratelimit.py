@@ -128,6 +128,25 @@ class OperatingBudget:
                     return (b + self.baskets) * self.basket_seconds
             return (max(spent) + self.baskets) * self.basket_seconds
 
+    def reset_at(self, method: str) -> float:
+        """Unix time at which the method's current spending starts leaving the window (when it is
+        blocked: when it is usable again). Bitrix24 reports it as `time.operating_reset_at`."""
+        until = self.blocked_until(method)
+        if until is not None:
+            return until
+        with self._lock:
+            now = self._clock()
+            spent = self._window(method, now)
+            if not spent:
+                return now + self.baskets * self.basket_seconds
+            return (min(spent) + self.baskets) * self.basket_seconds
+
+    def methods(self) -> dict[str, float]:
+        """Window totals of every method that spent anything."""
+        with self._lock:
+            now = self._clock()
+            return {m: sum(self._window(m, now).values()) for m in list(self._spent)}
+
     def charge(self, method: str, seconds: float) -> float:
         """Add `seconds` to the method's current basket; returns the window total."""
         with self._lock:
