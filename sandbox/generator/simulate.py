@@ -105,11 +105,11 @@ def simulate_chunk(acc: W.Account, rng: np.random.Generator, day_start: float, d
     # ---------------------------------------------------------------- arrival times and channel
     hour = np.where(rng.random(n) < 0.85, np.clip(rng.normal(13.5, 3.3, n), 7.5, 23.4),
                     rng.uniform(0, 24, n))
-    created = day_start + day_of * DAY + (hour - 3) * HOUR  # hour is Moscow local
+    created = day_start + day_of * DAY + hour * HOUR  # day_start is Moscow midnight
     created = np.clip(created, day_start + day_of * DAY, day_start + (day_of + 1) * DAY - 1)
     channel = rng.choice(len(W.CHANNELS), n, p=W.CH_WEIGHT / W.CH_WEIGHT.sum())
     walk = channel == W.CH_KEY.tolist().index("walk_in")
-    created[walk] = day_start + day_of[walk] * DAY + (rng.uniform(10, 19.5, walk.sum()) - 3) * HOUR
+    created[walk] = day_start + day_of[walk] * DAY + rng.uniform(10, 19.5, walk.sum()) * HOUR
 
     kind = np.zeros(n, dtype=np.int8)
     is_junk = rng.random(n) < W.CH_JUNK[channel]
@@ -122,13 +122,13 @@ def simulate_chunk(acc: W.Account, rng: np.random.Generator, day_start: float, d
         bot_idx = rng.choice(n, n_bot, replace=False)
         n_bursts = max(1, n_bot // 35)
         burst_day = rng.integers(0, n_days, n_bursts)
-        burst_t0 = day_start + burst_day * DAY + (rng.uniform(1, 5, n_bursts) - 3) * HOUR
+        burst_t0 = day_start + burst_day * DAY + rng.uniform(1, 5, n_bursts) * HOUR
         b = rng.integers(0, n_bursts, n_bot)
         created[bot_idx] = burst_t0[b] + rng.uniform(0, 25 * MINUTE, n_bot)
         day_of[bot_idx] = burst_day[b]
         kind[bot_idx] = W.J_BOT
         channel[bot_idx] = np.where(rng.random(n_bot) < 0.7, W.CH_WEBSITE, W.CH_PAID)
-    # Bursts starting before the chunk's first day would break id-by-time order across chunks.
+    # Keep every lead inside its chunk's days so ids follow creation time across chunks.
     created = np.clip(created, day_start, min(day_start + n_days * DAY, as_of) - 1)
 
     # ---------------------------------------------------------------- people and phones
