@@ -31,6 +31,14 @@ LEAD_STATUSES = ["NEW", "IN_PROCESS", "PROCESSED", "JUNK", "CONVERTED"]
 SOURCES = ["CALL", "WEB", "ADVERTISING"]
 
 
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    import pandas as pd
+
+    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    df = pd.DataFrame(rows, columns=cols, dtype=object)  # noqa: F841 - read by DuckDB below
+    con.execute(f"INSERT INTO {table} SELECT * FROM df")
+
+
 def _ts(hours: float) -> datetime:
     return BASE + timedelta(hours=hours)
 
@@ -45,7 +53,7 @@ def build_portal(path: Path) -> None:
     for i in range(1, 13):
         users.append((i, i != 11, f"Name{i}", f"Last{i}", None, f"user{i}@example.ru", "Manager", None,
                       json.dumps([1 + i % 4]), "bot" if i == 12 else "employee", _ts(-1000 + i), _ts(i), False))
-    con.executemany("INSERT INTO b_user VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", users)
+    _insert(con, "b_user", users)
     con.executemany("INSERT INTO b_department VALUES (?,?,?,?,?)",
                     [(1, "Company", 500, None, 1), (2, "Sales Moscow", 500, 1, 2), (3, "Sales Region", 600, 1, 3),
                      (4, "Call centre", 700, 1, 4)])
@@ -65,10 +73,10 @@ def build_portal(path: Path) -> None:
     for k, s in enumerate(["C1:NEW", "C1:WON", "C1:LOSE"]):
         st("DEAL_STAGE_1", s, s, 10 * (k + 1), {"C1:WON": "S", "C1:LOSE": "F"}.get(s), 1)
     st("DEAL_TYPE", "SALE", "Sale", 10, None)
-    con.executemany("INSERT INTO crm_status VALUES (?,?,?,?,?,?,?,?,?,?)", statuses)
+    _insert(con, "crm_status", statuses)
     con.executemany("INSERT INTO crm_category VALUES (?,?,?,?,?)",
                     [(0, 2, "General", 100, True), (1, 2, "Resale", 200, False), (0, 31, "Invoices", 100, True)])
-    con.executemany("INSERT INTO crm_userfield VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+    _insert(con, "crm_userfield", [
         (1, "CRM_LEAD", "UF_CRM_CHANNEL", "string", None, 100, False, False, "{}",
          json.dumps({"ru": "Канал", "en": "Channel"}), None),
         (2, "CRM_LEAD", "UF_CRM_1700000000", "string", None, 110, False, False, "{}",
@@ -92,7 +100,7 @@ def build_portal(path: Path) -> None:
                       i * 1000 + 0.5, "RUB", None, None, None, False, i % 2 == 0, "yandex" if i % 4 == 0 else None,
                       None, None, None, None, phone, email, ["avito", "cian", "site"][i % 3],
                       None if i % 2 else f"code-{i}"))
-    con.executemany(f"INSERT INTO crm_lead VALUES ({','.join('?' * 34)})", leads)
+    _insert(con, "crm_lead", leads)
     deals = []
     for i in range(1, N_DEALS + 1):
         cat = i % 2
@@ -103,15 +111,15 @@ def build_portal(path: Path) -> None:
                       "RUB", 1 + i % 10, 1, 1, 1, _ts(2 * i), _ts(2 * i + 5), _ts(2 * i), _ts(2 * i), _ts(2 * i + 700),
                       2 * i, None, None, SOURCES[i % 3], None, None, True, None, None, None, None, None,
                       ["mortgage", "installment", "full_payment"][i % 3], 30.0 + i))
-    con.executemany(f"INSERT INTO crm_deal VALUES ({','.join('?' * 33)})", deals)
-    con.executemany(f"INSERT INTO crm_contact VALUES ({','.join('?' * 16)})", [
+    _insert(con, "crm_deal", deals)
+    _insert(con, "crm_contact", [
         (i, f"C{i}", None, f"L{i}", "CLIENT", "CALL", 1, 1, 1, _ts(i), _ts(i), True, None, i,
          json.dumps([{"ID": str(30000 + i), "VALUE_TYPE": "MOBILE", "VALUE": f"+7911{i:07d}", "TYPE_ID": "PHONE"}]),
          None) for i in range(1, N_CONTACTS + 1)])
-    con.executemany(f"INSERT INTO crm_company VALUES ({','.join('?' * 12)})", [
+    _insert(con, "crm_company", [
         (i, f"Company {i}", "CUSTOMER", "IT", 1, 1, 1, _ts(i), _ts(i), True, None, None)
         for i in range(1, N_COMPANIES + 1)])
-    con.executemany(f"INSERT INTO crm_activity VALUES ({','.join('?' * 20)})", [
+    _insert(con, "crm_activity", [
         (i, 1 if i % 3 else 2, 1 + i % N_LEADS, [1, 2, 6][i % 3], ["CRM_MEETING", "VOXIMPLANT_CALL", "CRM_TODO"][i % 3],
          ["MEETING", "CALL", "TODO"][i % 3], f"Act {i}", "", _ts(500 - i), _ts(501 - i), _ts(500 - i), i % 2 == 0,
          2 if i % 2 == 0 else 1, 1 + i % 2, 2, 1 + i % 10, 1, 1, _ts(i), _ts(i)) for i in range(1, N_ACTIVITIES + 1)])
@@ -122,8 +130,8 @@ def build_portal(path: Path) -> None:
     for i in range(1, N_DEALS + 1):
         hid += 1
         hist.append((hid, 2, 1, i, _ts(2 * i), i % 2, None, None, "NEW" if i % 2 == 0 else "C1:NEW", "P"))
-    con.executemany("INSERT INTO crm_stagehistory VALUES (?,?,?,?,?,?,?,?,?,?)", hist)
-    con.executemany(f"INSERT INTO crm_product VALUES ({','.join('?' * 13)})", [
+    _insert(con, "crm_stagehistory", hist)
+    _insert(con, "crm_product", [
         (i, f"Apartment {i}", 1, 5_000_000 + i * 10_000, "RUB", 9, _ts(-500), _ts(-400), "ЖК Север", "B1",
          1 + i % 3, 30.5 + i, 1 + i % 20) for i in range(1, 21)])
     rows, rid = [], 0
@@ -132,11 +140,11 @@ def build_portal(path: Path) -> None:
             rid += 1
             rows.append((rid, d, "D", 1 + (d + k) % 20, f"Apartment {1 + (d + k) % 20}", 5_000_000 + d * 1000, 1, 0,
                          0, 796, "шт", 10 * (k + 1)))
-    con.executemany(f"INSERT INTO crm_productrow VALUES ({','.join('?' * 12)})", rows)
-    con.executemany(f"INSERT INTO crm_invoice VALUES ({','.join('?' * 16)})", [
+    _insert(con, "crm_productrow", rows)
+    _insert(con, "crm_invoice", [
         (i, f"Invoice {i}", 0, "DT31_1:N", 100000 + i, "RUB", 1, 1, 1, _ts(3 * i), _ts(3 * i + 1), _ts(3 * i),
          _ts(3 * i + 100), 1 + i % N_DEALS, None, None) for i in range(1, 41)])
-    con.executemany(f"INSERT INTO sale_payment VALUES ({','.join('?' * 14)})", [
+    _insert(con, "sale_payment", [
         (i, 1000 + i, 2 if i % 4 else 31, 1 + i % 20, f"{1000 + i}/1", i % 3 != 0, _ts(4 * i) if i % 3 else None,
          _ts(4 * i - 10), 1, 2, "Bank transfer", 250000 + i * 10, "RUB", _ts(4 * i)) for i in range(1, 81)])
     con.close()
@@ -209,7 +217,14 @@ def make_portal(portal_template: Path, tmp_path: Path):
         p.app.close()
 
 
-@pytest.fixture
-def portal(make_portal) -> Portal:
-    """Limits off: functional tests are not throttled."""
-    return make_portal()
+@pytest.fixture(scope="module")
+def portal(portal_template: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One read-only portal per test module, limits off so functional tests are not throttled.
+    Tests that change state (tokens, limits, faults) use `make_portal` instead."""
+    d = tmp_path_factory.mktemp("b24-ro")
+    shutil.copy(portal_template, d / ACCOUNT["file"])
+    app = Bitrix24App(d, ACCOUNT, limits=False)
+    running = start(app)
+    yield Portal(running, app, app.creds, d)
+    running.stop()
+    app.close()
