@@ -10,5 +10,6 @@ Files written follow sandbox/state.py (the contract with the emulators).
 """
 
 from sandbox.generator.core import generate
+from sandbox.generator.mutate import mutate, mutate_account
 
-__all__ = ["generate"]
+__all__ = ["generate", "mutate", "mutate_account"]

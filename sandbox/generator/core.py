@@ -24,7 +24,7 @@ from sandbox.generator import render_amocrm, render_bitrix24, truth
 from sandbox.generator import world as W
 from sandbox.generator.simulate import simulate_chunk
 
-CHUNK_LEADS = 40_000
+CHUNK_LEADS = 20_000
 PLAN_METRICS = ["units", "revenue", "payments_received", "leads", "meetings", "showings", "contracts"]
 
 
@@ -67,7 +67,7 @@ def _account_manifest(seed: int, acc: W.Account) -> dict:
 def open_db(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     # Bounded so a million-lead run stays inside the memory budget; DuckDB spills beyond it.
-    con.execute("SET memory_limit='256MB'")
+    con.execute("SET memory_limit='160MB'")
     con.execute("SET preserve_insertion_order=false")
     return con
 
