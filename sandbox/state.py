@@ -39,6 +39,15 @@ manifest.json::
                          "auth_code": "...", "refresh_token": "...", "long_lived_token": "..."}}]}
 
 Credentials are deterministic from the seed and are sandbox-only: they never open a real portal.
+
+The generator also writes "months" (history length) and "generator_version" to the manifest;
+`crmwh sandbox mutate` advances "as_of" by one day per run, appends the log's path to a
+"mutations" list and writes DIR/mutations/NNNN.json: {"seed", "number", "as_of_before",
+"as_of_after", "accounts": {account: {"system", "changed"|"added"|"deleted": {table: [ids]}}}}
+(amoCRM deletions are is_deleted rows, so they are listed under "deleted" only).
+Generator UF fields: leads UF_CRM_JUNK_REASON, UF_CRM_LEAD_CLASS, UF_CRM_PROJECT (enumeration ids
+as BIGINT); deals UF_CRM_PAYMENT_FORM, UF_CRM_PROJECT, UF_CRM_LOSS_REASON (BIGINT enumeration ids),
+UF_CRM_CONTRACT_DATE (DATE), UF_CRM_AREA (DOUBLE).
 """
 
 from __future__ import annotations
