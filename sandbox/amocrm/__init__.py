@@ -4,9 +4,9 @@ v4" and "What the sandbox must reproduce"), which cites AMODOCS, KOMMO, AMOSDK a
 
 Construct: `AmoCRMApp(data_dir, account, limits=True, options=None)` (sandbox.serve.make_app),
 serve with `sandbox.common.http.start(app)`. State is the account's DuckDB file
-(`data_dir/account["file"]`, tables sandbox.state.AMOCRM_DDL); every list page is one SQL query
-(filter, order, LIMIT/OFFSET), so a million-lead account serves from disk. Emulator-owned tables
-`_oauth_tokens` / `_oauth_meta` live in the same file.
+(`data_dir/account["file"]`, tables sandbox.state.AMOCRM_DDL); every list page is SQL (filter,
+order, LIMIT/OFFSET over ids, then the page's rows), so a million-lead account serves from disk.
+Emulator-owned tables `_oauth_tokens` / `_oauth_meta` live in the same file.
 
 Modules: `auth` (OAuth, tokens), `params` (PHP-bracket query, paging, filters → SQL),
 `endpoints` (renderers, list specs, the list engine), `app` (routing, limits, faults, admin).
@@ -84,8 +84,8 @@ Faults (sandbox.common.faults): `render_fault` kinds `rate_limit` (429 HTML), `u
 `exp` is in the future (long-lived tokens are exempt: nothing could renew them).
 `mutate_between_pages=p`: before answering a leads or events list page, with probability p, three
 leads get a newer `updated_at`, one lead is added (with a `lead_added` event) and one is deleted
-(with `lead_deleted`) — a pager walking `page=1..n` then skips or repeats rows. The app reads the
-server's FaultInjector from its `faults` attribute.
+(with `lead_deleted`) — a pager walking `page=1..n` then skips or repeats rows. The server hands
+the app its FaultInjector through the `faults` attribute (sandbox.common.http.SandboxServer).
 
 Admin (`/_sandbox/<action>`): `tokens` (token digests and status), `expire-tokens` (all access
 tokens; `?refresh=1` also refresh tokens), `revoke-tokens` (integration disabled), `auth-code`
