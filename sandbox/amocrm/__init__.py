@@ -90,7 +90,9 @@ the app its FaultInjector through the `faults` attribute (sandbox.common.http.Sa
 Admin (`/_sandbox/<action>`): `tokens` (token digests and status), `expire-tokens` (all access
 tokens; `?refresh=1` also refresh tokens), `revoke-tokens` (integration disabled), `auth-code`
 (mint a fresh code), `credentials`, `unblock`, `reset-limits`, `mutate` (one mutation now),
-`options` (GET; POST a JSON object to change options at run time). `stats()` adds `http_429`,
+`options` (GET; POST a JSON object to change
+`filters_enabled`, `past_last_page`, `retry_after`, `base_url` at run time; limits and lifetimes
+are read at construction). `stats()` adds `http_429`,
 `blocks`, `blocked`, `mutations`, `expired_by_fault`.
 
 Not emulated: writes (POST/PATCH of entities), notes, customers, webhooks, If-Modified-Since,
