@@ -55,12 +55,6 @@ def _minus(iso: str, seconds: int) -> str:
     return (dt - timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
-def _later(a: str | None, b: str | None) -> str | None:
-    if a is None or b is None:
-        return a or b
-    return a if parse_time(a) >= parse_time(b) else b
-
-
 class Bitrix24Extractor:
     """Extracts one portal into the warehouse. `run()` returns one `EntityRun` per entity."""
 
@@ -207,8 +201,16 @@ class Bitrix24Extractor:
                     box["max_seen"] = r.modified_at
 
         self._stream(entity, run, self._keyset_params(entity, since_filter), after, cursor_for, chunk, on_page)
+        # Next `since`: the earlier of the scan's start (server clock: anything changed during the
+        # scan is at or after it) and the newest modification seen (safe where the data's clock
+        # lags the server's). Nothing seen: keep the old one — never move past unseen time.
         max_seen = box["max_seen"].isoformat(timespec="seconds") if box["max_seen"] else None
-        new_since = box["started"] or _later(max_seen, prev_since) or prev_since
+        if max_seen is None:
+            new_since = prev_since
+        elif box["started"] and parse_time(box["started"]) < box["max_seen"]:
+            new_since = box["started"]
+        else:
+            new_since = max_seen
         self.wh.set_cursor(SYSTEM, self.account.name, entity.name, json.dumps({"since": new_since, "scan": None}))
 
     def _stream(self, entity: Entity, run: EntityRun, params: dict[str, Any], after: int,

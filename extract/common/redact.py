@@ -70,12 +70,18 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 
 
+# Libraries that log request URLs (urllib3 logs "POST /rest/1/<webhook code>/batch" at DEBUG).
+_LIBRARY_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3", "requests")
+
+
 def get_logger(name: str) -> logging.Logger:
-    """A logger whose records are redacted before any handler sees them (use in extract/*)."""
-    logger = logging.getLogger(name)
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
-    return logger
+    """A logger whose records are redacted before any handler sees them (use in extract/*).
+    Also guards the HTTP libraries' own loggers, which would print webhook URLs."""
+    for n in (name, *_LIBRARY_LOGGERS):
+        logger = logging.getLogger(n)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+    return logging.getLogger(name)
 
 
 _installed = False
