@@ -41,7 +41,10 @@ What is emulated, with the doc references ([B24DOCS] = bitrix24/b24restdocs):
 - **Admin** (`/_sandbox/<action>`): expire-tokens, operating, reset-limits; `stats()` adds bucket
   level, budget per method and counters.
 
-⚠ choices, each configurable through `options` (see `app.DEFAULT_OPTIONS`):
+`options` (see `app.DEFAULT_OPTIONS`) may be flat (unknown keys ignored, since `serve_all` hands the
+same dict to every emulator) or namespaced as `{"bitrix24": {...}}` (checked strictly).
+
+⚠ choices, each configurable through `options`:
 
 - `refresh_token_ttl` 180 days (docs) — older material says 28 days.
 - `refresh_token_single_use` True: a used refresh token is refused (invalid_grant).

@@ -89,10 +89,14 @@ class Bitrix24App:
                  options: dict[str, Any] | None = None) -> None:
         self.account = account
         self.name = f"bitrix24:{account.get('account', 'portal')}"
-        unknown = set(options or {}) - set(DEFAULT_OPTIONS)
+        # serve_all passes one options dict to every emulator: take our known flat keys, and
+        # everything under "bitrix24" (checked strictly there, so a typo does not pass silently).
+        opts = dict(options or {})
+        own = dict(opts.pop("bitrix24", None) or {})
+        unknown = set(own) - set(DEFAULT_OPTIONS)
         if unknown:
             raise ValueError(f"unknown Bitrix24 emulator options: {sorted(unknown)}")
-        self.options = {**DEFAULT_OPTIONS, **(options or {})}
+        self.options = {**DEFAULT_OPTIONS, **{k: v for k, v in opts.items() if k in DEFAULT_OPTIONS}, **own}
         self.limits = limits
         self.faults: FaultInjector | None = None  # set by sandbox.common.http when served
         self.tz = _offset(account.get("portal_offset"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import time
 
+import pytest
 import requests
 
 from sandbox.common.faults import FaultConfig
@@ -86,6 +87,15 @@ def test_cost_model_grows_with_table_size_and_offset(make_portal):
     methods = portal.admin("operating")["methods"]
     assert abs(methods["crm.deal.list"]["used"] - 2 * 0.097) < 1e-6 and "batch" not in methods
     assert portal.admin("stats")["server_cost_seconds"] > 100
+
+
+def test_options_flat_or_namespaced(make_portal):
+    flat = make_portal(options={"operating_limit": 7.0, "some_amocrm_option": 1})
+    assert flat.admin("operating")["limit"] == 7.0
+    nested = make_portal(options={"bitrix24": {"operating_limit": 9.0}})
+    assert nested.admin("operating")["limit"] == 9.0
+    with pytest.raises(ValueError):
+        make_portal(options={"bitrix24": {"operating_limt": 9.0}})
 
 
 def test_processing_time_scale_sleeps(make_portal):
