@@ -8,6 +8,7 @@ only on the daily counts, so output is a function of (seed, leads, as_of, accoun
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -45,6 +46,22 @@ def _secret(seed: int, account: str, what: str, n: int = 32) -> str:
     return hashlib.sha256(f"sandbox:{seed}:{account}:{what}".encode()).hexdigest()[:n]
 
 
+def _long_lived_jwt(seed: int, account: str, client_id: str) -> str:
+    """A JWT-shaped long-lived token, as amoCRM issues them (clients may decode `exp` from it).
+
+    The signature is a keyed digest, not RS256: only the sandbox ever checks it.
+    """
+    def b64(obj: dict) -> str:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    issued = 1_700_000_000  # fixed, so the token is deterministic for a seed
+    payload = {"aud": client_id, "jti": _secret(seed, account, "llt-jti", 40), "iat": issued,
+               "nbf": issued, "exp": issued + 5 * 365 * 86_400, "sub": "sandbox", "api_domain": "sandbox"}
+    signature = base64.urlsafe_b64encode(bytes.fromhex(_secret(seed, account, "llt-sig", 64))).rstrip(b"=").decode()
+    return f"{b64({'typ': 'JWT', 'alg': 'RS256'})}.{b64(payload)}.{signature}"
+
+
 def _account_manifest(seed: int, acc: W.Account) -> dict:
     if acc.system == "bitrix24":
         return {"system": "bitrix24", "account": acc.account, "file": f"bitrix24_{acc.account}.duckdb",
@@ -53,15 +70,16 @@ def _account_manifest(seed: int, acc: W.Account) -> dict:
                                 "oauth_client_id": f"local.{_secret(seed, acc.account, 'cid', 14)}.{seed}",
                                 "oauth_client_secret": _secret(seed, acc.account, "cs", 40),
                                 "oauth_refresh_token": _secret(seed, acc.account, "rt", 64)}}
+    client_id = "%s-%s-%s-%s-%s" % tuple(
+        _secret(seed, acc.account, "cid", 32)[a:b] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32)))
     return {"system": "amocrm", "account": acc.account, "file": f"amocrm_{acc.account}.duckdb",
             "branches": acc.branches, "subdomain": acc.account,
-            "credentials": {"client_id": "%s-%s-%s-%s-%s" % tuple(
-                _secret(seed, acc.account, "cid", 32)[a:b] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))),
+            "credentials": {"client_id": client_id,
                 "client_secret": _secret(seed, acc.account, "cs", 64),
                 "redirect_uri": "http://localhost:8080/oauth/callback",
                 "auth_code": _secret(seed, acc.account, "code", 64),
                 "refresh_token": _secret(seed, acc.account, "rt", 64),
-                "long_lived_token": _secret(seed, acc.account, "llt", 64)}}
+                "long_lived_token": _long_lived_jwt(seed, acc.account, client_id)}}
 
 
 def open_db(path: Path) -> duckdb.DuckDBPyConnection:
