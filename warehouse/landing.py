@@ -72,6 +72,7 @@ class TableSpec:
     system: str
     entity: str
     keys: tuple[tuple[str, str], ...] = (("id", "BIGINT"),)  # (column, DuckDB type)
+    extras: tuple[tuple[str, str], ...] = ()  # typed non-key columns (e.g. the owner of a child row)
 
     @property
     def schema(self) -> str:
@@ -92,6 +93,7 @@ class LandingRow:
     payload: str  # the record's JSON text
     modified_at: datetime | None = None
     is_deleted: bool = False
+    extra: tuple = ()  # values for TableSpec.extras, in order
 
 
 @dataclass(slots=True)
@@ -108,7 +110,7 @@ def _q(name: str) -> str:
 class Warehouse:
     """One writer's connection to the warehouse (see the module docstring)."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, memory_limit: str = "256MB") -> None:
+    def __init__(self, path: str | Path = DEFAULT_PATH, memory_limit: str = "128MB") -> None:
         self.path = str(path)
         self._lock_fh = None
         if self.path != ":memory:":
@@ -121,6 +123,7 @@ class Warehouse:
             raise WarehouseLocked(f"cannot open {self.path} for writing: {exc}") from None
         self.con.execute(f"SET memory_limit='{memory_limit}'")
         self.con.execute("SET preserve_insertion_order=false")
+        self.con.execute("SET allocator_flush_threshold='16MB'")  # hand freed memory back sooner
         for ddl in META_DDL:
             self.con.execute(ddl)
         self._tables: set[TableSpec] = set()
@@ -171,10 +174,11 @@ class Warehouse:
         if spec in self._tables:
             return
         keys = ", ".join(f"{_q(k)} {t} NOT NULL" for k, t in spec.keys)
+        extras = "".join(f", {_q(k)} {t}" for k, t in spec.extras)
         pk = ", ".join(["_account", *map(_q, spec.key_names)])
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.schema}")
         self.con.execute(f"""CREATE TABLE IF NOT EXISTS {spec.table} (
-            _account VARCHAR NOT NULL, {keys}, _modified_at TIMESTAMPTZ,
+            _account VARCHAR NOT NULL, {keys}{extras}, _modified_at TIMESTAMPTZ,
             _is_deleted BOOLEAN NOT NULL DEFAULT false, _deleted_at TIMESTAMPTZ,
             _extracted_at TIMESTAMPTZ NOT NULL, _batch_id VARCHAR NOT NULL, payload JSON,
             PRIMARY KEY ({pk}))""")
@@ -211,20 +215,25 @@ class Warehouse:
         cols: dict[str, pa.Array] = {}
         for i, (name, typ) in enumerate(spec.keys):
             cols[f"k{i}"] = pa.array([r.key[i] for r in rows], type=_ARROW_TYPES.get(typ, pa.string()))
+        for i, (name, typ) in enumerate(spec.extras):
+            cols[f"x{i}"] = pa.array([r.extra[i] if r.extra else None for r in rows],
+                                     type=_ARROW_TYPES.get(typ, pa.string()))
         cols["modified_at"] = pa.array([r.modified_at for r in rows], type=pa.timestamp("us", tz="UTC"))
         cols["is_deleted"] = pa.array([r.is_deleted for r in rows], type=pa.bool_())
         cols["payload"] = pa.array([r.payload for r in rows], type=pa.string())
         staging = pa.table(cols)
         names = [_q(k) for k in spec.key_names]
-        key_sel = ", ".join(f"k{i}" for i in range(len(spec.keys)))
+        key_sel = ", ".join([f"k{i}" for i in range(len(spec.keys))] + [f"x{i}" for i in range(len(spec.extras))])
+        extra_names = "".join(f", {_q(k)}" for k, _ in spec.extras)
+        extra_set = "".join(f"{_q(k)} = EXCLUDED.{_q(k)}, " for k, _ in spec.extras)
         self.con.register("_landing_stage", staging)
         try:
             self.con.execute(f"""
-                INSERT INTO {spec.table} (_account, {", ".join(names)}, _modified_at, _is_deleted,
+                INSERT INTO {spec.table} (_account, {", ".join(names)}{extra_names}, _modified_at, _is_deleted,
                     _deleted_at, _extracted_at, _batch_id, payload)
                 SELECT ?, {key_sel}, modified_at, is_deleted, CASE WHEN is_deleted THEN ?::TIMESTAMPTZ END,
                     ?::TIMESTAMPTZ, ?, payload::JSON FROM _landing_stage
-                ON CONFLICT (_account, {", ".join(names)}) DO UPDATE SET
+                ON CONFLICT (_account, {", ".join(names)}) DO UPDATE SET {extra_set}
                     _modified_at = EXCLUDED._modified_at, _is_deleted = EXCLUDED._is_deleted,
                     _deleted_at = EXCLUDED._deleted_at, _extracted_at = EXCLUDED._extracted_at,
                     _batch_id = EXCLUDED._batch_id, payload = EXCLUDED.payload""",
@@ -301,19 +310,17 @@ class Warehouse:
             con.execute("DROP TABLE IF EXISTS _present")
         return int(n)
 
-    def tombstone_keys(self, spec: TableSpec, account: str, batch_id: str, where_sql: str,
-                       params: Sequence[Any], keep_keys: Sequence[tuple]) -> int:
-        """Tombstone live rows of `account` matching `where_sql` (over the payload/keys) whose key
-        is not in `keep_keys` — e.g. product rows removed from a deal that was re-read."""
+    def tombstone_stale(self, spec: TableSpec, account: str, batch_id: str, where_sql: str = "",
+                        params: Sequence[Any] = ()) -> int:
+        """Tombstone live rows of `account` that this batch did not write (optionally only those
+        matching `where_sql`): after a snapshot of a dictionary, or of the children of re-read
+        parents (e.g. product rows of the deals read in this batch)."""
         self.ensure_table(spec)
-        key = _q(spec.key_names[0])
-        keep = [k[0] for k in keep_keys] or [None]
-        now = datetime.now(timezone.utc)
+        cond = f" AND ({where_sql})" if where_sql else ""
         return int(self.con.execute(
             f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?, _batch_id = ?
-                WHERE _account = ? AND NOT _is_deleted AND ({where_sql})
-                  AND {key} NOT IN (SELECT unnest(?))""",
-            [now, batch_id, account, *params, keep]).fetchone()[0])
+                WHERE _account = ? AND NOT _is_deleted AND _batch_id <> ?{cond}""",
+            [datetime.now(timezone.utc), batch_id, account, batch_id, *params]).fetchone()[0])
 
     def quarantine(self, system: str, account: str, entity: str, batch_id: str,
                    rows: Sequence[QuarantineRow]) -> None:

@@ -100,7 +100,9 @@ class Bitrix24Client:
         self.session = make_session()
         rate, burst = account.rate_limit()
         self.limiter = LeakyBucket(rate, burst)
-        self.budget = OperatingBudget(account.operating_limit_seconds)
+        # Pause a method before its next call could take it past 97 % of the budget.
+        self.budget = OperatingBudget(account.operating_limit_seconds, headroom=0.97)
+        self._last_cost: dict[str, float] = {}
         self.counters = ClientCounters()
         self.timeout = (self.settings.http_connect_timeout, self.settings.http_read_timeout)
         self.max_rate_limit_wait = float(account.options.get("max_rate_limit_wait_seconds", 900))
@@ -209,10 +211,13 @@ class Bitrix24Client:
         inner = env.get("result")
         if not isinstance(inner, dict):
             raise TransientError("batch answer without a result object")
+        spent: dict[str, float] = {}
         for name, t in _as_dict(inner.get("result_time")).items():
             if isinstance(t, dict):
-                cmd = commands.get(name, "")
-                self.budget.record(cmd.split("?", 1)[0], _num(t.get("operating")))
+                m = commands.get(name, "").split("?", 1)[0]
+                self.budget.record(m, _num(t.get("operating")))
+                spent[m] = spent.get(m, 0.0) + _num(t.get("operating"))
+        self._last_cost.update(spent)  # the next batch of the same method will cost about as much
         return inner
 
     def _request(self, method: str, params: dict[str, Any], budget_methods: list[str]) -> dict[str, Any]:
@@ -221,7 +226,7 @@ class Bitrix24Client:
         refreshed = False
         while True:
             for m in budget_methods:
-                wait = self.budget.wait_needed(m)
+                wait = self.budget.wait_needed(m, next_cost=self._last_cost.get(m, 0.0))
                 if wait > 0:
                     if waited + wait > self.max_rate_limit_wait:
                         raise RateLimited(f"{m}: operating-time budget exhausted for {wait:.0f} s more",

@@ -216,7 +216,7 @@ class Bitrix24Extractor:
     def _stream(self, entity: Entity, run: EntityRun, params: dict[str, Any], after: int,
                 cursor_for, chunk: int, on_page=None) -> None:
         pages = prefetch(keyset_pages(self.client, entity.method, params, id_field=entity.id_field,
-                                      wrapper=entity.wrapper, after_id=after), depth=150)
+                                      wrapper=entity.wrapper, after_id=after), depth=100)
         rows: list[LandingRow] = []
         bad: list[QuarantineRow] = []
         last = after
@@ -250,7 +250,7 @@ class Bitrix24Extractor:
         def id_chunks() -> Iterator[list[int]]:
             buf: list[int] = []
             for page in prefetch(keyset_pages(self.client, entity.method, params, id_field=entity.id_field,
-                                              wrapper=entity.wrapper), depth=150):
+                                              wrapper=entity.wrapper), depth=100):
                 for rec in page.rows:
                     try:
                         buf.append(parse_int(rec.get(entity.id_field)))
@@ -436,7 +436,7 @@ class Bitrix24Extractor:
         rows: list[LandingRow] = []
         bad: list[QuarantineRow] = []
         for page in prefetch(keyset_pages(self.client, sale.method, sale.params, id_field="id",
-                                          wrapper="payments"), depth=150):
+                                          wrapper="payments"), depth=100):
             for rec in page.rows:
                 extra = (rec.get("entityTypeId"), rec.get("entityId")) if isinstance(rec, dict) else ()
                 try:
