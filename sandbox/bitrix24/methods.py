@@ -137,7 +137,10 @@ def old_select(table: Table, select: list[Any], multifields: tuple[str, ...]) ->
 
 def render_row(table: Table, row: dict[str, Any], tz: timezone, style: Callable[[str, Any, timezone], Any],
                names: Callable[[str], str] | None = None) -> dict[str, Any]:
-    return {(names(c) if names else c): style(table.family(c), v, tz) for c, v in row.items()}
+    fam = table._families
+    if names is None:
+        return {c: style(fam[c], v, tz) for c, v in row.items()}
+    return {names(c): style(fam[c], v, tz) for c, v in row.items()}
 
 
 def _drop_empty_multifields(row: dict[str, Any]) -> dict[str, Any]:
@@ -161,8 +164,15 @@ def entity_list(entity: Entity) -> Callable[[Ctx], Result]:
         where = FilterCompiler(t, ctx.tz).compile(get_ci(p, "filter") or {})
         order_sql = compile_order(get_ci(p, "order"), t.resolve, t.id_column)
         maybe_mutate(ctx, entity)
-        page = run_page(ctx.cur, t, cols, where, order_sql, parse_start(get_ci(p, "start")))
-        rows = [_drop_empty_multifields(render_row(t, r, ctx.tz, render_old)) for r in page.rows]
+        page = run_page(ctx.cur, t, cols, where, order_sql, parse_start(get_ci(p, "start")),
+                        sql_render_tz=ctx.tz)
+        json_cols = [c for c in cols if t.family(c) == "json"]
+        rows = page.rows
+        for row in rows:  # everything else was rendered by DuckDB
+            for c in json_cols:
+                if isinstance(row[c], str):
+                    row[c] = json.loads(row[c])
+            _drop_empty_multifields(row)
         return Result(page_body(rows, page), ctx.list_cost(t, page))
     return handler
 
