@@ -14,7 +14,6 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 import crmwh  # noqa: F401  (switches off usage statistics before anything else is imported)
 from crmwh.privacy import PROJECT_ROOT
@@ -49,25 +48,26 @@ def _load_faults(faults: Optional[str]):
 
 
 def _print_servers(data_dir: Path, servers: dict) -> None:
+    """Each account's API address and sandbox credentials, whole (URLs must be copyable)."""
     from sandbox.state import load_manifest
 
-    table = Table(title=f"Sandbox CRM servers ({data_dir})", show_lines=True)
-    for col in ("account", "system", "API base URL", "sandbox credentials"):
-        table.add_column(col)
+    console.rule(f"Sandbox CRM servers ({data_dir})")
     for acc in load_manifest(data_dir)["accounts"]:
         url = servers[acc["account"]].url
         creds = acc.get("credentials", {})
+        console.print(f"[bold]{acc['account']}[/bold] ({acc['system']}, branches: {', '.join(acc.get('branches', []))})")
         if acc["system"] == "bitrix24":
-            base = f"{url}/rest/{creds.get('webhook_user_id')}/{creds.get('webhook_code')}/"
-            shown = f"webhook: {base}\nOAuth client_id: {creds.get('oauth_client_id')}"
+            console.print(f"  webhook URL:      {url}/rest/{creds.get('webhook_user_id')}/{creds.get('webhook_code')}/",
+                          soft_wrap=True)
+            console.print(f"  OAuth client_id:  {creds.get('oauth_client_id')}  (token endpoint {url}/oauth/token/)",
+                          soft_wrap=True)
         else:
-            base = f"{url}/api/v4/"
-            shown = (f"client_id: {creds.get('client_id')}\n"
-                     f"long-lived token: {str(creds.get('long_lived_token', ''))[:24]}… (full value in manifest.json)")
-        table.add_row(acc["account"], acc["system"], base, shown)
-    console.print(table)
+            console.print(f"  API base URL:     {url}/api/v4/", soft_wrap=True)
+            console.print(f"  OAuth client_id:  {creds.get('client_id')}  (token endpoint {url}/oauth2/access_token)",
+                          soft_wrap=True)
+            console.print("  long-lived token: in manifest.json (credentials.long_lived_token)")
     console.print(f"URLs and credentials are also in [bold]{data_dir / 'servers.json'}[/bold]. "
-                  "They are sandbox-only and open no real portal.")
+                  "They are sandbox-only and open no real portal.", soft_wrap=True)
 
 
 def _wait_forever(servers: dict) -> None:
