@@ -622,6 +622,10 @@ METHODS: dict[str, Callable[[Ctx], Result]] = {
     "department.get": department_get,
     "crm.lead.userfield.list": userfield_list("CRM_LEAD"),
     "crm.deal.userfield.list": userfield_list("CRM_DEAL"),
+    "crm.contact.userfield.list": userfield_list("CRM_CONTACT"),
+    "crm.company.userfield.list": userfield_list("CRM_COMPANY"),
+    # Activities have a field map but no user fields; the entity here only names the table.
+    "crm.activity.fields": entity_fields(Entity("activity", "crm_activity", 0)),
     "crm.product.list": product_list,
     "crm.deal.productrows.get": deal_productrows_get,
     "crm.item.productrow.list": item_productrow_list,

@@ -268,6 +268,16 @@ def test_userfields_and_fields(portal):
     assert portal.ok("crm.deal.fields")["result"]["UF_CRM_PAYMENT_FORM"]["type"] == "enumeration"
 
 
+def test_contact_company_userfields_and_activity_fields(portal):
+    # Real portals have these methods even when nothing is defined: an empty list, not an error.
+    for method in ("crm.contact.userfield.list", "crm.company.userfield.list"):
+        body = portal.ok(method)
+        assert body["result"] == [] and body["total"] == 0
+    fields = portal.ok("crm.activity.fields")["result"]
+    assert fields["ID"]["isReadOnly"] is True and fields["RESPONSIBLE_ID"]["type"] == "user"
+    assert fields["START_TIME"]["type"] == "datetime" and fields["COMPLETED"]["type"] == "char"
+
+
 def test_products_and_product_rows(portal):
     assert portal.ok("crm.product.list")["total"] == 20
     rows = portal.ok("crm.deal.productrows.get", {"id": 3})["result"]
