@@ -1,0 +1,68 @@
+{#- Small cross-engine helpers (DuckDB default, PostgreSQL alternative) via adapter.dispatch. -#}
+
+{#- JSON text of a key of a JSON payload column. -#}
+{% macro json_text(col, key) -%}{{ col }} ->> '{{ key }}'{%- endmacro %}
+{% macro json_obj(col, key) -%}{{ col }} -> '{{ key }}'{%- endmacro %}
+
+{#- ISO-8601 text with an offset (Bitrix24) -> naive UTC timestamp. -#}
+{% macro iso_to_utc(expr) -%}
+    cast(cast(nullif({{ expr }}, '') as timestamp with time zone) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- unix seconds (amoCRM) -> naive UTC timestamp. -#}
+{% macro unix_to_utc(expr) -%}{{ return(adapter.dispatch('unix_to_utc')(expr)) }}{%- endmacro %}
+{% macro default__unix_to_utc(expr) -%}
+    cast(to_timestamp(cast({{ expr }} as double precision)) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+{% macro duckdb__unix_to_utc(expr) -%}
+    cast(make_timestamp(cast({{ expr }} as bigint) * 1000000) as timestamp)
+{%- endmacro %}
+
+{#- naive UTC timestamp -> naive local timestamp in the company's time zone. -#}
+{% macro to_local(expr) -%}
+    cast((cast({{ expr }} as timestamp) at time zone 'UTC') at time zone '{{ var("timezone") }}' as timestamp)
+{%- endmacro %}
+{% macro local_date(expr) -%}cast({{ to_local(expr) }} as date){%- endmacro %}
+
+{#- seconds from a to b (both timestamps) as a double. -#}
+{% macro seconds_between(a, b) -%}{{ return(adapter.dispatch('seconds_between')(a, b)) }}{%- endmacro %}
+{% macro default__seconds_between(a, b) -%}
+    cast(extract(epoch from ({{ b }} - {{ a }})) as double precision)
+{%- endmacro %}
+{% macro duckdb__seconds_between(a, b) -%}
+    cast(epoch({{ b }}) - epoch({{ a }}) as double precision)
+{%- endmacro %}
+
+{#- Y/N, true/false strings or JSON booleans -> boolean. -#}
+{% macro yn_to_bool(expr) -%}
+    (upper(cast({{ expr }} as varchar)) in ('Y', 'TRUE', '1'))
+{%- endmacro %}
+
+{#- A ratio that never divides by zero (double precision; null when the denominator is 0). -#}
+{% macro safe_ratio(num, den) -%}
+    cast({{ num }} as double precision) / nullif(cast({{ den }} as double precision), 0)
+{%- endmacro %}
+
+{#- First day of the period containing a date: day | week (ISO, Monday) | month | quarter | year. -#}
+{% macro period_start(grain, d) -%}
+    cast(date_trunc('{{ grain }}', cast({{ d }} as timestamp)) as date)
+{%- endmacro %}
+
+{#- Add n days to a date. -#}
+{% macro add_days(d, n) -%}{{ return(adapter.dispatch('add_days')(d, n)) }}{%- endmacro %}
+{% macro default__add_days(d, n) -%}cast({{ d }} + cast({{ n }} as integer) as date){%- endmacro %}
+{% macro duckdb__add_days(d, n) -%}cast({{ d }} + cast({{ n }} as integer) as date){%- endmacro %}
+
+{#- Unnest a JSON array column into rows: yields a column `elem` (json). Use in FROM. -#}
+{% macro json_array_elements(col) -%}{{ return(adapter.dispatch('json_array_elements')(col)) }}{%- endmacro %}
+{% macro default__json_array_elements(col) -%}
+    lateral jsonb_array_elements(cast({{ col }} as jsonb)) as arr(elem)
+{%- endmacro %}
+{% macro duckdb__json_array_elements(col) -%}
+    lateral (select unnest(cast({{ col }} as json[])) as elem) as arr
+{%- endmacro %}
+
+{#- First element of a JSON array as text. -#}
+{% macro json_first_text(expr) -%}{{ return(adapter.dispatch('json_first_text')(expr)) }}{%- endmacro %}
+{% macro default__json_first_text(expr) -%}(cast({{ expr }} as jsonb) ->> 0){%- endmacro %}
+{% macro duckdb__json_first_text(expr) -%}({{ expr }} ->> '$[0]'){%- endmacro %}

@@ -1,0 +1,77 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['source_system', 'account', 'activity_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+{#- Calls, meetings, showings (показы) and tasks of both CRMs, tied to the lead (and deal). An
+    activity is held when the CRM marks it completed; the CRM keeps no separate completion time,
+    so held_at is its scheduled time. Incremental on the landing table's _extracted_at. -#}
+with
+
+bitrix24_deals as (
+
+    select account, deal_id, lead_id
+    from {{ ref('stg_bitrix24__deals') }}
+    where not is_deleted
+
+),
+
+bitrix24_activities as (
+
+    select
+        activities.source_system,
+        activities.account,
+        activities.activity_id,
+        case
+            when activities.type_id = 2 then 'call'
+            when activities.type_id = 1 and activities.subject like 'Показ%' then 'showing'
+            when activities.type_id = 1 then 'meeting'
+            when activities.type_id in (3, 6) then 'task'
+            else 'other'
+        end as activity_kind,
+        case when activities.owner_type_id = 1 then activities.owner_id else bitrix24_deals.lead_id end as lead_id,
+        case when activities.owner_type_id = 2 then activities.owner_id end as deal_id,
+        activities.responsible_user_id as manager_id,
+        activities.subject,
+        activities.is_completed,
+        activities.start_at as planned_at,
+        case when activities.is_completed then activities.start_at end as held_at,
+        activities.created_at,
+        activities.is_deleted,
+        activities.extracted_at
+    from {{ ref('stg_bitrix24__activities') }} as activities
+    left join bitrix24_deals
+        on activities.owner_type_id = 2
+        and activities.account = bitrix24_deals.account
+        and activities.owner_id = bitrix24_deals.deal_id
+    where activities.owner_type_id in (1, 2)
+
+),
+
+activities as (
+
+    select * from bitrix24_activities
+
+)
+
+select
+    source_system,
+    account,
+    activity_id,
+    activity_kind,
+    lead_id,
+    deal_id,
+    manager_id,
+    source_system || ':' || account || ':' || cast(manager_id as varchar) as manager_key,
+    subject,
+    is_completed,
+    is_deleted,
+    planned_at,
+    held_at,
+    created_at,
+    extracted_at
+from activities
+{% if is_incremental() %}
+where extracted_at > (select max(extracted_at) from {{ this }})
+{% endif %}

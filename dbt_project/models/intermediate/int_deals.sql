@@ -1,0 +1,129 @@
+{#- The deal part of every inquiry, both CRMs: Bitrix24 deals, amoCRM leads from the first deal-part
+    stage on. Stage times come from int_stage_transitions; money, area and payment form from the
+    CRM fields. -#}
+with
+
+bitrix24_enums as (
+
+    select * from {{ ref('int_crm_enum_values') }}
+    where source_system = 'bitrix24' and entity_id = 'CRM_DEAL'
+
+),
+
+bitrix24_deals as (
+
+    select
+        deals.source_system,
+        deals.account,
+        deals.deal_id,
+        deals.lead_id,
+        deals.assigned_user_id as manager_id,
+        deals.category_id as pipeline_id,
+        deals.stage_id,
+        deals.source_code,
+        project_enum.enum_value as project_label,
+        form_enum.enum_value as payment_form_raw,
+        loss_enum.enum_value as loss_reason,
+        cast(deals.opportunity as double precision) as price,
+        deals.area_m2,
+        deals.contract_date,
+        deals.stage_semantic_id = 'S' as is_won,
+        deals.stage_semantic_id = 'F' as is_lost,
+        deals.created_at
+    from {{ ref('stg_bitrix24__deals') }} as deals
+    left join bitrix24_enums as project_enum
+        on deals.account = project_enum.account
+        and project_enum.field_name = 'UF_CRM_PROJECT'
+        and deals.project_enum_id = project_enum.enum_id
+    left join bitrix24_enums as form_enum
+        on deals.account = form_enum.account
+        and form_enum.field_name = 'UF_CRM_PAYMENT_FORM'
+        and deals.payment_form_enum_id = form_enum.enum_id
+    left join bitrix24_enums as loss_enum
+        on deals.account = loss_enum.account
+        and loss_enum.field_name = 'UF_CRM_LOSS_REASON'
+        and deals.loss_reason_enum_id = loss_enum.enum_id
+    where not deals.is_deleted
+
+),
+
+deals as (
+
+    select * from bitrix24_deals
+
+),
+
+deal_points as (
+
+    select
+        source_system, account, entity_id as deal_id,
+        min(case when control_point = 'shown' then entered_at end) as shown_at,
+        min(case when control_point = 'booked' then entered_at end) as booked_at,
+        min(case when control_point = 'contract' then entered_at end) as contract_at,
+        min(case when control_point = 'paid' then entered_at end) as won_at,
+        min(case when control_point = 'lost' then entered_at end) as lost_at
+    from {{ ref('int_stage_transitions') }}
+    where stage_part = 'deal'
+    group by 1, 2, 3
+
+),
+
+form_map as (
+
+    select * from {{ ref('payment_forms') }}
+
+)
+
+select
+    deals.source_system,
+    deals.account,
+    deals.deal_id,
+    deals.source_system || ':' || deals.account || ':' || cast(deals.deal_id as varchar) as deal_key,
+    deals.lead_id,
+    deals.manager_id,
+    users.user_key as manager_key,
+    users.department_id,
+    users.department_name,
+    users.branch,
+    deals.pipeline_id,
+    deals.stage_id,
+    projects.project_code,
+    deals.project_label,
+    deals.payment_form_raw,
+    case
+        when deals.payment_form_raw is null then 'unknown'
+        else coalesce(min(form_map.payment_form), 'unmapped')
+    end as payment_form,
+    deals.loss_reason,
+    deals.price,
+    deals.area_m2,
+    deals.contract_date,
+    deals.is_won,
+    deals.is_lost,
+    deals.created_at,
+    deal_points.shown_at,
+    deal_points.booked_at,
+    deal_points.contract_at,
+    deal_points.won_at,
+    deal_points.lost_at
+from deals
+left join deal_points
+    on deals.source_system = deal_points.source_system
+    and deals.account = deal_points.account
+    and deals.deal_id = deal_points.deal_id
+left join form_map
+    on form_map.source_system in (deals.source_system, '*')
+    and form_map.raw_value = deals.payment_form_raw
+left join {{ ref('int_users') }} as users
+    on deals.source_system = users.source_system
+    and deals.account = users.account
+    and deals.manager_id = users.user_id
+left join {{ ref('projects') }} as projects
+    on deals.project_label = projects.project_name
+group by
+    deals.source_system, deals.account, deals.deal_id, deals.lead_id, deals.manager_id, users.user_key,
+    users.department_id, users.department_name, users.branch, deals.pipeline_id, deals.stage_id,
+    projects.project_code, deals.project_label, deals.payment_form_raw, deals.loss_reason, deals.price,
+    deals.area_m2, deals.contract_date, deals.is_won, deals.is_lost, deals.created_at,
+    deal_points.shown_at, deal_points.booked_at, deal_points.contract_at, deal_points.won_at,
+    deal_points.lost_at
