@@ -19,12 +19,24 @@ ENV_SWITCHES = {
 }
 
 
+DAGSTER_YAML = """# written by crmwh (crmwh/privacy.py); delete this line to keep your own edits
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # DuckDB takes one writer at a time: every asset that writes the warehouse is in the
+    # `warehouse_writer` pool, so at most one of them runs at once, across all runs.
+    default_limit: 1
+"""
+
+
 def ensure_dagster_home(home: Path | None = None) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or home or PROJECT_ROOT / ".dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
-    if not cfg.exists():
-        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not cfg.exists() or cfg.read_text(encoding="utf-8").startswith("# written by crmwh"):
+        if not cfg.exists() or cfg.read_text(encoding="utf-8") != DAGSTER_YAML:
+            cfg.write_text(DAGSTER_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -1,0 +1,23 @@
+"""Everything Dagster shows, assembled from one folder per area (orchestration/defs/).
+
+This module only assembles: each area builds its own definitions.
+"""
+
+from __future__ import annotations
+
+import crmwh  # noqa: F401  (usage statistics off, DAGSTER_HOME with telemetry off)
+
+import dagster as dg
+
+from orchestration.defs import bitrix24
+from orchestration.defs.resources import CrmwhResource
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions.merge(
+        bitrix24.build_defs(),
+        dg.Definitions(resources={"crmwh": CrmwhResource()}),
+    )
+
+
+defs = build_definitions()
