@@ -358,20 +358,26 @@ class AmoCRMExtractor:
         ev = BY_NAME["events"].spec
         self.wh.ensure_table(ev)
         total = 0
+        con = self.wh.con
         for etype, table in DELETE_EVENTS.items():
             spec = BY_NAME[table].spec
             self.wh.ensure_table(spec)
-            restored = RESTORE_EVENTS[table]
-            total += int(self.wh.con.execute(f"""
-                UPDATE {spec.table} AS t SET _is_deleted = true, _deleted_at = d.at, _batch_id = ?
-                FROM (SELECT entity_id, max(_modified_at) AS at FROM {ev.table}
+            # Two steps: DuckDB's UPDATE ... FROM with a correlated NOT EXISTS matched nothing.
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _amo_tomb AS
+                SELECT t.id, d.at FROM {spec.table} AS t,
+                     (SELECT entity_id, max(_modified_at) AS at FROM {ev.table}
                       WHERE _account = ? AND "type" = ? GROUP BY entity_id) AS d
                 WHERE t._account = ? AND t.id = d.entity_id AND NOT t._is_deleted
                   AND (t._modified_at IS NULL OR t._modified_at <= d.at)
                   AND NOT EXISTS (SELECT 1 FROM {ev.table} AS r WHERE r._account = ? AND r."type" = ?
                                   AND r.entity_id = d.entity_id AND r._modified_at > d.at)""",
-                [run.batch_id, self.account.name, etype, self.account.name, self.account.name,
-                 restored]).fetchone()[0])
+                        [self.account.name, etype, self.account.name, self.account.name, RESTORE_EVENTS[table]])
+            try:
+                total += int(con.execute(f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = _amo_tomb.at,
+                    _batch_id = ? FROM _amo_tomb WHERE {spec.table}._account = ? AND {spec.table}.id = _amo_tomb.id""",
+                    [run.batch_id, self.account.name]).fetchone()[0])
+            finally:
+                con.execute("DROP TABLE IF EXISTS _amo_tomb")
         return total
 
 
