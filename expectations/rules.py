@@ -1,0 +1,408 @@
+"""Junk rules over canonical leads (see expectations.contract), vectorised for millions of rows.
+
+Two stages, so incremental runs can re-use the costly part:
+
+* `row_features(leads, cfg)`: per lead, from that lead alone — normalised phones (phonenumbers),
+  e-mail and name keys, test / spam / machine-looking text (RE2 regexes through pyarrow), missing
+  source or responsible, impossible dates and amounts.
+* `detect(features, deals, cfg)`: the rules that need other leads — duplicates by phone and
+  e-mail within a window, repeat inquiries while the client's deal is open, bot bursts per
+  account, channel and hour — and the per-lead flags with human reasons.
+
+Every rule reads only what the CRM records (text, phones, e-mails, times, links the CRM made
+between a lead and a client contact), never anything a generator knows.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from expectations.contract import KEY, conform_deals
+from expectations.phones import normalise_phones
+
+JUNK_KINDS = ["exact_duplicate", "phone_format_duplicate", "repeat_open_deal", "test", "spam", "invalid_phone",
+              "missing_source", "missing_responsible", "bot_burst"]
+EXTRA_KINDS = ["email_duplicate", "impossible_date", "impossible_amount"]
+RULES = JUNK_KINDS + EXTRA_KINDS
+
+FEATURE_COLUMNS = KEY + ["created_at", "channel", "responsible_id", "contact_id", "phone_key", "phone_raw",
+                         "phone_status", "bad_phone", "email_key", "name_key", "test_phone", "test_word", "spam",
+                         "machine", "missing_source", "missing_responsible", "impossible_date",
+                         "impossible_amount"]
+_NOT_WORD = r"[^\p{L}\p{N}_]"
+
+
+def _words_regex(words) -> str:
+    alts = "|".join(re.escape(w.lower()) for w in words)
+    return rf"(^|{_NOT_WORD})({alts})({_NOT_WORD}|$)"
+
+
+def _arrow_str(s: pd.Series) -> pa.Array:
+    return pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+
+
+def _match(arr: pa.Array, pattern: str, ignore_case: bool = True) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(arr, pattern, ignore_case=ignore_case), False).to_numpy(
+        zero_copy_only=False)
+
+
+def _long(leads: pd.DataFrame, many: str, one: str) -> pd.Series:
+    """Raw values as a Series indexed by the lead's row position (one row per value)."""
+    if many in leads.columns:
+        s = leads[many].explode()
+    else:
+        s = leads[one]
+    s = s.dropna()
+    s = s[s.astype(str).str.strip() != ""].astype(str)
+    return s
+
+
+def _clean_name(s: pd.Series) -> pd.Series:
+    return (s.fillna("").str.lower().str.replace("ё", "е", regex=False)
+            .str.replace(r"\s+", " ", regex=True).str.strip())
+
+
+def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | None = None,
+                 now: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-lead features of conformed leads. Returns (features, new_phone_cache_rows).
+
+    phone_cache: frame raw, e164, is_valid of values normalised before (only the rest is parsed).
+    """
+    now = now or datetime.now(timezone.utc)
+    n = len(leads)
+    f = leads[KEY + ["created_at", "channel", "responsible_id", "contact_id"]].copy()
+
+    # ---------------------------------------------------------------- phones
+    raw = _long(leads, "phones", "phone")
+    known = phone_cache if phone_cache is not None and len(phone_cache) else pd.DataFrame(
+        {"raw": pd.Series(dtype=object), "e164": pd.Series(dtype=object), "is_valid": pd.Series(dtype=bool)})
+    uniq = pd.Series(pd.unique(raw.to_numpy()), dtype=object)
+    todo = uniq[~uniq.isin(known["raw"])] if len(known) else uniq
+    fresh = normalise_phones(todo, cfg.get("phone_region", "RU"))
+    table = pd.concat([known[["raw", "e164"]], fresh[["raw", "e164"]]], ignore_index=True) if len(fresh) else known
+    e164 = raw.map(pd.Series(table["e164"].to_numpy(), index=table["raw"].to_numpy()))
+    test_phones = set(cfg["test"]["phones"])
+    is_test_phone = e164.isin(test_phones)
+    pos = raw.index.to_numpy()
+    has_phone = np.zeros(n, dtype=bool)
+    has_phone[pos] = True
+    valid = e164.notna().to_numpy()
+    has_valid = np.zeros(n, dtype=bool)
+    has_valid[pos[valid]] = True
+    f["phone_status"] = np.where(has_valid, "valid", np.where(has_phone, "invalid", "missing"))
+    key_ok = valid & ~is_test_phone.to_numpy()
+    first = ~pd.Index(pos[key_ok]).duplicated()
+    key_pos = pos[key_ok][first]
+    f["phone_key"] = None
+    f["phone_raw"] = None
+    f.loc[key_pos, "phone_key"] = e164.to_numpy()[key_ok][first]
+    f.loc[key_pos, "phone_raw"] = raw.str.strip().to_numpy()[key_ok][first]
+    bad = raw[~valid]
+    f["bad_phone"] = None
+    if len(bad):
+        bfirst = ~bad.index.duplicated()
+        f.loc[bad.index[bfirst], "bad_phone"] = bad.to_numpy()[bfirst]
+    tp = np.zeros(n, dtype=bool)
+    tp[pos[is_test_phone.to_numpy()]] = True
+    f["test_phone"] = tp
+
+    # ---------------------------------------------------------------- e-mail and name
+    em = _long(leads, "emails", "email").str.strip().str.lower()
+    em = em[em.str.contains("@", regex=False)]
+    f["email_key"] = None
+    if len(em):
+        efirst = ~em.index.duplicated()
+        f.loc[em.index[efirst], "email_key"] = em.to_numpy()[efirst]
+    f["name_key"] = _clean_name(leads["name"])
+
+    # ---------------------------------------------------------------- text rules (RE2 via Arrow)
+    text = _arrow_str(leads["title"].fillna("") + "\n" + leads["name"].fillna("") + "\n"
+                      + leads["comments"].fillna(""))
+    f["test_word"] = _match(text, _words_regex(cfg["test"]["words"]))
+    sp = cfg["spam"]
+    spam = np.zeros(n, dtype=bool)
+    if sp.get("flag_links", True):
+        spam |= _match(text, sp["url_pattern"])
+    if sp.get("keywords"):
+        spam |= _match(text, "|".join(re.escape(k.lower()) for k in sp["keywords"]))
+    f["spam"] = spam
+    name_arr = _arrow_str(leads["name"].fillna("").str.strip())
+    f["machine"] = spam | _match(name_arr, cfg["bot_burst"]["machine_name_pattern"], ignore_case=False)
+
+    # ---------------------------------------------------------------- missing / impossible values
+    src = leads["source_code"].astype("string").str.strip()
+    ch = leads["channel"].astype("string")
+    if leads["source_code"].notna().any() or leads["channel"].isna().all():
+        no_src = (src.isna() | (src == "")).to_numpy(dtype=bool)
+    else:  # only a mapped channel is known
+        no_src = (ch.isna() | (ch == "unknown")).to_numpy(dtype=bool)
+    f["missing_source"] = no_src & bool(cfg["missing"]["source"])
+    resp = leads["responsible_id"]
+    f["missing_responsible"] = (resp.isna() | (resp.fillna(0) <= 0)).to_numpy(dtype=bool) & bool(
+        cfg["missing"]["responsible"])
+    imp = cfg["impossible"]
+    lo = pd.Timestamp(imp["min_created_at"], tz="UTC")
+    hi = pd.Timestamp(now) + pd.Timedelta(hours=float(imp["future_tolerance_hours"]))
+    ca, ua = leads["created_at"], leads["updated_at"]
+    f["impossible_date"] = (ca.isna() | (ca < lo) | (ca > hi) | (ua.notna() & ((ua > hi) | (
+        ua < ca - pd.Timedelta(minutes=1))))).to_numpy(dtype=bool)
+    amt = leads["amount"]
+    f["impossible_amount"] = (amt.notna() & ((amt < imp["min_amount"]) | (amt > imp["max_amount"]))).to_numpy(
+        dtype=bool)
+    return f[FEATURE_COLUMNS], fresh
+
+
+# ------------------------------------------------------------------------------ window rules
+def _seconds(ts: pd.Series) -> np.ndarray:
+    if not len(ts):
+        return np.zeros(0, dtype=np.int64)
+    return pd.to_datetime(ts, utc=True).dt.as_unit("s").astype("int64").to_numpy()
+
+
+def _scope_codes(f: pd.DataFrame, scope: str) -> np.ndarray:
+    if scope == "company":
+        return np.zeros(len(f), dtype=np.int64)
+    return pd.MultiIndex.from_arrays([f["source_system"], f["account"]]).factorize()[0].astype(np.int64)
+
+
+def _chain_duplicates(codes, keys, t, lead_id, window_s):
+    """Within (code, key), leads sorted by time; a lead within window_s of the previous one with
+    the same key is a duplicate of the chain's first lead. Returns (is_dup, first_position)."""
+    n = len(keys)
+    kcode = pd.MultiIndex.from_arrays([codes, keys]).factorize()[0]
+    order = np.lexsort((lead_id, t, kcode))
+    ks, ts = kcode[order], t[order]
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        new[1:] = (ks[1:] != ks[:-1]) | ((ts[1:] - ts[:-1]) > window_s)
+    start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+    is_dup = np.empty(n, dtype=bool)
+    first = np.empty(n, dtype=np.int64)
+    is_dup[order] = ~new
+    first[order] = order[start]
+    return is_dup, first
+
+
+def _hour_median(codes, hours, n_codes, day0, n_days, extra=None, n_extra=1):
+    """Median over days of counts per (code, extra, hour of day), zero days included."""
+    day = (hours // 24 - day0).astype(np.int64)
+    hod = (hours % 24).astype(np.int64)
+    ex = np.zeros(len(codes), dtype=np.int64) if extra is None else extra
+    cube = np.zeros((n_codes, n_extra, n_days, 24), dtype=np.int32)
+    np.add.at(cube, (codes, ex, day, hod), 1)
+    return cube, np.median(cube, axis=2)
+
+
+def detect(features: pd.DataFrame, deals: pd.DataFrame | None, cfg: dict) -> dict:
+    """Window rules and flags over the features of *all* leads in scope.
+
+    Returns {"rules": per-lead booleans and details (aligned with features), "flags": long frame
+    source_system, account, lead_id, rule, junk_kind, reason, severity, duplicate_of_lead_id,
+    "leads": per-lead summary (primary junk_kind, is_junk, rules, duplicate_of_lead_id, ...)}.
+    """
+    f = features.reset_index(drop=True)
+    n = len(f)
+    t = _seconds(f["created_at"])
+    lead_id = f["lead_id"].to_numpy(dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
+
+    # ---------------------------------------------------------------- duplicates (phone, e-mail)
+    dcfg = cfg["duplicates"]
+    window_s = float(dcfg["window_days"]) * 86400
+    scope = _scope_codes(f, dcfg.get("scope", "account"))
+    dup_kind = np.full(n, None, dtype=object)
+    dup_of = np.full(n, -1, dtype=np.int64)
+    dup_note = np.full(n, None, dtype=object)
+    has = f["phone_key"].notna().to_numpy()
+    idx = np.nonzero(has)[0]
+    if len(idx):
+        is_dup, first = _chain_duplicates(scope[idx], f["phone_key"].to_numpy()[idx], t[idx], lead_id[idx], window_s)
+        d, fi = idx[is_dup], idx[first[is_dup]]
+        raw = f["phone_raw"].to_numpy()
+        same = raw[d] == raw[fi]
+        dup_kind[d] = np.where(same, "exact_duplicate", "phone_format_duplicate")
+        dup_of[d] = lead_id[fi]
+        dup_note[d] = f["phone_key"].to_numpy()[d]
+    if dcfg.get("match_email", True):
+        ekey = f["email_key"]
+        if dcfg.get("email_requires_same_name", True):
+            ekey = ekey + "|" + f["name_key"].fillna("")
+        has_e = ekey.notna().to_numpy()
+        idx = np.nonzero(has_e)[0]
+        if len(idx):
+            is_dup, first = _chain_duplicates(scope[idx], ekey.to_numpy()[idx], t[idx], lead_id[idx], window_s)
+            d, fi = idx[is_dup], idx[first[is_dup]]
+            fresh = dup_of[d] < 0
+            d, fi = d[fresh], fi[fresh]
+            dup_kind[d] = "email_duplicate"
+            dup_of[d] = lead_id[fi]
+            dup_note[d] = f["email_key"].to_numpy()[d]
+    for k in ("exact_duplicate", "phone_format_duplicate", "email_duplicate"):
+        out[k] = dup_kind == k
+
+    # ---------------------------------------------------------------- repeat while a deal is open
+    repeat = np.zeros(n, dtype=bool)
+    repeat_of = np.full(n, -1, dtype=np.int64)
+    deals = conform_deals(deals)
+    if cfg["repeat_open_deal"].get("enabled", True) and len(deals) and f["contact_id"].notna().any():
+        L = pd.DataFrame({"source_system": f["source_system"], "account": f["account"],
+                          "contact_id": f["contact_id"], "pos": np.arange(n), "t": t, "lead_id": lead_id})
+        L = L[L["contact_id"].notna()]
+        D = deals[deals["contact_id"].notna() & deals["opened_at"].notna()].copy()
+        D["open_t"] = _seconds(D["opened_at"])
+        D["close_t"] = np.where(D["closed_at"].isna(), np.iinfo(np.int64).max,
+                                _seconds(D["closed_at"].fillna(pd.Timestamp(0, tz="UTC"))))
+        D["orig"] = D["lead_id"].fillna(-1).astype(np.int64)
+        m = L.merge(D[["source_system", "account", "contact_id", "orig", "open_t", "close_t"]],
+                    on=["source_system", "account", "contact_id"])
+        m = m[(m["orig"] != m["lead_id"]) & (m["open_t"] <= m["t"]) & (m["t"] < m["close_t"])]
+        m = m.sort_values(["pos", "open_t"]).drop_duplicates("pos")
+        repeat[m["pos"].to_numpy()] = True
+        repeat_of[m["pos"].to_numpy()] = m["orig"].to_numpy()
+    out["repeat_open_deal"] = repeat
+
+    # ---------------------------------------------------------------- bot bursts
+    bcfg = cfg["bot_burst"]
+    bot = np.zeros(n, dtype=bool)
+    bot_note = np.full(n, None, dtype=object)
+    machine = f["machine"].to_numpy(dtype=bool)
+    if machine.any():
+        acc = _scope_codes(f, "account")
+        n_acc = int(acc.max()) + 1
+        hours = t // 3600
+        day0, n_days = int(hours.min() // 24), int(hours.max() // 24 - hours.min() // 24) + 1
+        w = float(bcfg["window_minutes"]) * 60
+        mi = np.nonzero(machine)[0]
+        v = acc[mi] * 10_000_000_000 + t[mi]
+        vs = np.sort(v)
+        cnt = np.searchsorted(vs, v + w / 2, side="right") - np.searchsorted(vs, v - w / 2, side="left")
+        _, med = _hour_median(acc[mi], hours[mi], n_acc, day0, n_days)
+        expected = med[acc[mi], 0, hours[mi] % 24] * (w / 3600)
+        a = cnt >= np.maximum(bcfg["min_suspicious"], bcfg["factor_over_usual"] * expected)
+        # per channel and clock hour
+        chan = f["channel"].fillna("(none)").to_numpy()
+        ccode, cuniq = pd.factorize(chan)
+        cube, cmed = _hour_median(acc, hours, n_acc, day0, n_days, ccode, len(cuniq))
+        hod, day = hours % 24, hours // 24 - day0
+        bucket = cube[acc, ccode, day, hod]
+        anomalous = bucket >= np.maximum(bcfg["channel_hour_min_leads"],
+                                         bcfg["channel_hour_factor"] * cmed[acc, ccode, hod])
+        b = anomalous[mi]
+        hit = a | b
+        bot[mi[hit]] = True
+        when = pd.to_datetime(t[mi[hit]] // 3600 * 3600, unit="s", utc=True).strftime("%Y-%m-%d %H:00 UTC")
+        bot_note[mi[hit]] = [f"{c} machine-like leads within {bcfg['window_minutes']} min; channel {ch}: "
+                             f"{bk} leads in the hour {h} (usual {u:g})"
+                             for c, ch, bk, h, u in zip(cnt[hit], chan[mi[hit]], bucket[mi[hit]], when,
+                                                        cmed[acc[mi[hit]], ccode[mi[hit]], hod[mi[hit]]])]
+    out["bot_burst"] = bot
+
+    # ---------------------------------------------------------------- row rules
+    out["test"] = f["test_word"].to_numpy(dtype=bool) | f["test_phone"].to_numpy(dtype=bool)
+    out["spam"] = f["spam"].to_numpy(dtype=bool)
+    out["invalid_phone"] = (f["phone_status"] == "invalid").to_numpy()
+    for k in ("missing_source", "missing_responsible", "impossible_date", "impossible_amount"):
+        out[k] = f[k].to_numpy(dtype=bool)
+
+    flags = _flags(f, out, cfg, dup_of, dup_note, repeat_of, bot_note)
+    leads = _summary(f, out, cfg, dup_of, repeat_of)
+    return {"rules": out, "flags": flags, "leads": leads}
+
+
+_REASONS = {
+    "exact_duplicate": ("Дубль: тот же телефон {note} в том же виде, что и в лиде {of}",
+                        "Duplicate of lead {of}: same phone {note}, same format"),
+    "phone_format_duplicate": ("Дубль: тот же телефон {note} в другой записи, что и в лиде {of}",
+                               "Duplicate of lead {of}: same phone {note} written in another format"),
+    "email_duplicate": ("Дубль: тот же e-mail {note} и имя, что и в лиде {of}",
+                        "Duplicate of lead {of}: same e-mail {note} and name"),
+    "repeat_open_deal": ("Повторное обращение клиента с открытой сделкой (лид {of})",
+                         "Repeat inquiry from a client whose deal (lead {of}) is still open"),
+    "test": ("Тестовый лид: {note}", "Test lead: {note}"),
+    "spam": ("Спам: ссылка или рекламный текст «{note}»", "Spam: link or advertising text '{note}'"),
+    "invalid_phone": ("Неверный телефон «{note}»", "Invalid phone '{note}'"),
+    "missing_source": ("Не указан источник", "No source / channel"),
+    "missing_responsible": ("Не назначен ответственный", "No responsible manager"),
+    "bot_burst": ("Всплеск заявок ботов: {note}", "Bot burst: {note}"),
+    "impossible_date": ("Невозможная дата: создан {note}", "Impossible date: created {note}"),
+    "impossible_amount": ("Невозможная сумма {note}", "Impossible amount {note}"),
+}
+
+
+def _nullable(a: np.ndarray) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(np.where(a >= 0, a, 0).astype(np.int64), a < 0)
+
+
+def _snippet(texts: pd.Series, pattern: str, flags=re.IGNORECASE) -> list[str]:
+    rx = re.compile(pattern.replace(r"\p{L}\p{N}", r"\w"), flags)
+    out = []
+    for s in texts:
+        m = rx.search(s or "")
+        out.append(m.group(0).strip(" \n\t.,;:!?()") if m else (s or "")[:40])
+    return out
+
+
+def _flags(f, out, cfg, dup_of, dup_note, repeat_of, bot_note) -> pd.DataFrame:
+    sev = cfg.get("severity", {})
+    parts = []
+    for rule in RULES:
+        sel = np.nonzero(out[rule])[0]
+        if not len(sel):
+            continue
+        of = np.full(len(sel), -1, dtype=np.int64)
+        if rule in ("exact_duplicate", "phone_format_duplicate", "email_duplicate"):
+            of, note = dup_of[sel], dup_note[sel]
+        elif rule == "repeat_open_deal":
+            of, note = repeat_of[sel], np.full(len(sel), "", dtype=object)
+        elif rule == "bot_burst":
+            note = bot_note[sel]
+        elif rule == "invalid_phone":
+            note = f["bad_phone"].to_numpy()[sel]
+        elif rule == "test":
+            tp = f["test_phone"].to_numpy()[sel]
+            note = np.where(tp, "тестовый номер / test number", "«тест» / 'test' in the text")
+        elif rule == "spam":
+            note = f["name_key"].to_numpy()[sel]
+        elif rule == "impossible_date":
+            note = f["created_at"].iloc[sel].astype(str).to_numpy()
+        else:
+            note = np.full(len(sel), "", dtype=object)
+        ru, en = _REASONS[rule]
+        reason = [ru.format(note=x, of=o) + " / " + en.format(note=x, of=o) for x, o in zip(note, of)]
+        parts.append(pd.DataFrame({
+            "source_system": f["source_system"].to_numpy()[sel], "account": f["account"].to_numpy()[sel],
+            "lead_id": f["lead_id"].to_numpy()[sel], "rule": rule, "junk_kind": rule, "reason": reason,
+            "severity": sev.get(rule, "error"),
+            "duplicate_of_lead_id": _nullable(of)}))
+    cols = ["source_system", "account", "lead_id", "rule", "junk_kind", "reason", "severity", "duplicate_of_lead_id"]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def _summary(f, out, cfg, dup_of, repeat_of) -> pd.DataFrame:
+    n = len(f)
+    sev = cfg.get("severity", {})
+    prec = [r for r in cfg["precedence"] if r in out] + [r for r in RULES if r not in cfg["precedence"]]
+    kind = np.full(n, None, dtype=object)
+    for r in reversed(prec):
+        kind = np.where(out[r], r, kind)
+    is_junk = np.zeros(n, dtype=bool)
+    for r in RULES:
+        if sev.get(r, "error") == "error":
+            is_junk |= out[r]
+    of = np.where(np.isin(kind, ["exact_duplicate", "phone_format_duplicate", "email_duplicate"]), dup_of,
+                  np.where(kind == "repeat_open_deal", repeat_of, -1))
+    s = f[KEY + ["created_at", "channel", "responsible_id", "phone_key", "phone_status"]].copy()
+    s = s.rename(columns={"phone_key": "phone_e164"})
+    s["junk_kind"] = kind
+    s["is_junk"] = is_junk
+    s["duplicate_of_lead_id"] = _nullable(of)
+    s["n_rules"] = sum(out[r].astype(np.int8) for r in RULES)
+    return s

@@ -1,0 +1,83 @@
+"""Canonical leads and deals (expectations.contract) read straight from a sandbox's CRM state
+files — what the two CRMs' APIs would return, not the generator's truth.
+
+For tests and benchmarks only, standing in for the dbt intermediate models when no warehouse has
+been built; production reads the warehouse with `expectations.reader.read_leads`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from sandbox.state import load_manifest
+
+_B24_LEADS = """
+select 'bitrix24' as source_system, ? as account, ID as lead_id, TITLE as title,
+       trim(coalesce(NAME, '') || ' ' || coalesce(LAST_NAME, '')) as name, COMMENTS as comments,
+       PHONE ->> '$[0].VALUE' as phone, EMAIL ->> '$[0].VALUE' as email, SOURCE_ID as source_code,
+       SOURCE_ID as channel, ASSIGNED_BY_ID as responsible_id, CONTACT_ID as contact_id,
+       cast(OPPORTUNITY as double) as amount, DATE_CREATE as created_at, DATE_MODIFY as updated_at
+from crm_lead"""
+_B24_DEALS = """
+select 'bitrix24' as source_system, ? as account, d.ID as deal_id, d.LEAD_ID as lead_id,
+       coalesce(d.CONTACT_ID, l.CONTACT_ID) as contact_id, d.DATE_CREATE as opened_at,
+       case when d.STAGE_SEMANTIC_ID in ('S', 'F') then d.CLOSEDATE end as closed_at
+from crm_deal d left join crm_lead l on l.ID = d.LEAD_ID"""
+_AMO_LEADS = """
+with c as (
+    select id as contact_id,
+           custom_fields_values ->> '$[0].values[0].value' as phone,
+           case when custom_fields_values ->> '$[1].field_code' = 'EMAIL'
+                then custom_fields_values ->> '$[1].values[0].value' end as email
+    from contacts where not is_deleted
+)
+select 'amocrm' as source_system, ? as account, l.id as lead_id, l.name as title, l.name as name,
+       cast(null as varchar) as comments, c.phone, c.email, cast(l.source_id as varchar) as source_code,
+       cast(l.source_id as varchar) as channel, l.responsible_user_id as responsible_id,
+       cast(l.contacts -> '$[0].id' as bigint) as contact_id, cast(l.price as double) as amount,
+       to_timestamp(l.created_at) as created_at, to_timestamp(l.updated_at) as updated_at
+from leads l left join c on c.contact_id = cast(l.contacts -> '$[0].id' as bigint)
+where not l.is_deleted"""
+# The deal part of an amoCRM lead starts at its first status of the deal stages (status ids end in
+# 04..09 within each pipeline, see sandbox/generator/render_amocrm.py) or at "won" (142).
+_AMO_DEALS = """
+with ev as (
+    select entity_id, min(created_at) as opened
+    from events
+    where type = 'lead_status_changed'
+      and (cast(value_after -> '$[0].lead_status.id' as bigint) % 100 between 4 and 9
+           or cast(value_after -> '$[0].lead_status.id' as bigint) = 142)
+    group by 1
+)
+select 'amocrm' as source_system, ? as account, l.id as deal_id, l.id as lead_id,
+       cast(l.contacts -> '$[0].id' as bigint) as contact_id, to_timestamp(ev.opened) as opened_at,
+       case when l.status_id in (142, 143) then to_timestamp(l.closed_at) end as closed_at
+from leads l join ev on ev.entity_id = l.id
+where not l.is_deleted"""
+
+
+def sandbox_frames(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(leads, deals) of every account of a generated sandbox, in the contract's shape."""
+    man = load_manifest(data_dir)
+    leads, deals = [], []
+    for acc in man["accounts"]:
+        con = duckdb.connect(str(Path(data_dir) / acc["file"]), read_only=True)
+        try:
+            con.execute("SET TimeZone='UTC'")
+            ql, qd = (_B24_LEADS, _B24_DEALS) if acc["system"] == "bitrix24" else (_AMO_LEADS, _AMO_DEALS)
+            leads.append(con.execute(ql, [acc["account"]]).df())
+            deals.append(con.execute(qd, [acc["account"]]).df())
+        finally:
+            con.close()
+    return pd.concat(leads, ignore_index=True), pd.concat(deals, ignore_index=True)
+
+
+def truth_leads(data_dir: str | Path) -> pd.DataFrame:
+    """Generator labels (for benchmarks/tests): source_system, account, lead_id, junk_kind,
+    duplicate_of_lead_id, is_deleted."""
+    return pd.read_parquet(Path(data_dir) / "truth" / "leads.parquet",
+                           columns=["source_system", "account", "lead_id", "junk_kind", "duplicate_of_lead_id",
+                                    "is_deleted", "crm_junk"])
