@@ -66,3 +66,8 @@
 {% macro json_first_text(expr) -%}{{ return(adapter.dispatch('json_first_text')(expr)) }}{%- endmacro %}
 {% macro default__json_first_text(expr) -%}(cast({{ expr }} as jsonb) ->> 0){%- endmacro %}
 {% macro duckdb__json_first_text(expr) -%}({{ expr }} ->> '$[0]'){%- endmacro %}
+
+{#- First element of a JSON array as JSON. -#}
+{% macro json_first(expr) -%}{{ return(adapter.dispatch('json_first')(expr)) }}{%- endmacro %}
+{% macro default__json_first(expr) -%}(cast({{ expr }} as jsonb) -> 0){%- endmacro %}
+{% macro duckdb__json_first(expr) -%}({{ expr }} -> '$[0]'){%- endmacro %}

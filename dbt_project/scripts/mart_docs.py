@@ -53,6 +53,9 @@ GLOSSARY = {
     "taken_sla_deadline_local": "Local time by which the lead had to be taken (SLA: var sla_taken_minutes "
                                 "working minutes from creation, the clock starting at the next working hour).",
     "is_taken_within_sla": "Taken within the SLA (взят в работу в срок).",
+    "is_classified": "The lead was classified (квалифицирован): a classified stage was entered or the CRM's "
+                     "classification field is set (amoCRM records no stage for non-target classification, so "
+                     "classified_at can be null while is_classified is true).",
     "is_target": "The CRM classified the lead as target (целевой).",
     "is_crm_junk": "Junk the CRM marks (брак, отмеченный в CRM): the lead part was rejected.",
     "is_detected_junk": "Junk the pipeline detected (обнаруженный мусор), from quality.lead_junk_flags.",
@@ -95,3 +98,192 @@ MART_TESTS = {
     },
     "dim_date": {"calendar_date": ["unique", "not_null"]},
 }
+
+GLOSSARY.update({
+    # dims
+    "mapped_sources": "CRM sources mapped to the channel (source_system:source_code, ...).",
+    "parent_department_id": "Parent department (вышестоящий отдел).",
+    "branch_department_id": "The department right under the company root that defines the branch.",
+    "is_company_root": "The company root of the Bitrix24 department tree (компания).",
+    "email": "E-mail.",
+    "work_position": "Job title (должность).",
+    "is_active": "Active in the CRM (работает).",
+    "sort_order": "Display order.",
+    "mapped_raw_values": "Raw CRM values mapped to the payment form.",
+    "stage_key": "Global stage key `<source_system>:<account>:<entity_type>:<pipeline>:<stage_id>`.",
+    "entity_type": "lead (статус лида / amoCRM сделка) or deal (стадия сделки Bitrix24).",
+    "pipeline_id": "Pipeline (воронка): Bitrix24 deal category, amoCRM pipeline.",
+    "pipeline_name": "Pipeline name (воронка).",
+    "stage_id": "CRM stage id (Bitrix24 STATUS_ID with C<n>: prefix, amoCRM status id).",
+    "stage_code": "Stage code used by the mapping seed (Bitrix24 STATUS_ID without prefix, amoCRM status name).",
+    "stage_name": "Stage name (стадия).",
+    "stage_semantics": "P in progress, S success, F failure.",
+    "stage_part": "lead or deal part of the funnel (amoCRM's single object is split by it).",
+    "control_point": "Lead control point the stage maps to (контрольная точка); null = not a control point or unmapped.",
+    "is_mapped": "The stage has a row in the stage_control_points seed.",
+    # plans and targets
+    "scope_type": "Plan scope (уровень плана): company, branch, department, manager, project.",
+    "scope_id": "Scope id: manager/department `<system>:<account>:<id>`, branch name, project code, `company`.",
+    "scope_name": "Scope name as in the plans file.",
+    "metric": "Plan metric (показатель): units, area_m2, revenue, payments_received, leads, meetings, "
+              "showings, calls, contracts.",
+    "period_grain": "Period length (период): day, week, month, quarter, year.",
+    "period_start": "First day of the period.",
+    "period_end": "Last planned day of the period.",
+    "plan_value": "Plan (план) for the period: monthly targets spread over working days. Denominator of attainment_ratio.",
+    "fact_value": "Fact (факт) up to the report date. Numerator of attainment_ratio.",
+    "attainment_ratio": "Plan attainment (выполнение плана) = fact_value / plan_value.",
+    "working_days_in_period": "Working days in the planned part of the period (рабочие дни).",
+    "elapsed_working_days": "Working days of the period up to the report date (прошло рабочих дней).",
+    "remaining_working_days": "Working days of the period after the report date (осталось рабочих дней).",
+    "expected_to_date": "Plan due by the report date, pro rata by working days (ожидаемое к дате). "
+                        "Denominator of attainment_vs_expected_ratio.",
+    "attainment_vs_expected_ratio": "fact_value / expected_to_date (темп к плану).",
+    "run_rate_forecast": "Run-rate forecast for the period end (прогноз) = fact / elapsed × total working days; "
+                         "the fact once the period is over.",
+    "gap_to_plan": "plan_value − fact_value (отставание от плана; negative = ahead).",
+    "required_per_remaining_working_day": "What each remaining working day must bring to meet the plan "
+                                          "(необходимо в день) = max(plan − fact, 0) / remaining_working_days.",
+    "is_period_closed": "The period has no working days left after the report date.",
+    "month_start": "First day of the month (месяц).",
+    "planned_contracts": "Contracts planned for the month (план по договорам).",
+    "trailing_leads": "Leads of the scope in the trailing months (лиды за период расчёта конверсии).",
+    "trailing_meetings": "Meetings held in the trailing months.",
+    "trailing_showings": "Showings held in the trailing months.",
+    "trailing_contracts": "Contracts signed in the trailing months.",
+    "lead_to_contract_rate": "Conversion lead → contract (конверсия лид → договор) = contracts / leads "
+                             "(numerator and denominator are the row's count columns).",
+    "showing_to_contract_rate": "Conversion showing → contract = trailing_contracts / trailing_showings.",
+    "needed_leads": "Leads needed for the planned contracts at the trailing conversion (нужно лидов).",
+    "needed_meetings": "Meetings needed (нужно встреч).",
+    "needed_showings": "Showings needed (нужно показов).",
+    "needed_leads_per_working_day": "needed_leads / working_days_in_month (лидов в рабочий день).",
+    "needed_meetings_per_working_day": "needed_meetings / working_days_in_month (встреч в рабочий день).",
+    "needed_showings_per_working_day": "needed_showings / working_days_in_month (показов в рабочий день).",
+    "needed_contracts_per_working_day": "planned_contracts / working_days_in_month (договоров в рабочий день).",
+    # data quality
+    "run_id": "Data-quality run (проверка): `dbt` for the checks computed on each build, else the junk-detection run id.",
+    "checked_at": "When the run checked the leads (report date for `dbt`).",
+    "lead_date": "Lead creation date (дата обращения).",
+    "rule": "Check (правило): crm_marked_junk, missing_source, missing_responsible, unmapped_channel, "
+            "taken_sla_missed, or a junk-detection rule.",
+    "leads_checked": "Leads checked (проверено). Denominator of failed_share.",
+    "leads_failed": "Leads that failed the rule (не прошли). Numerator of failed_share.",
+    "failed_share": "leads_failed / leads_checked (доля брака).",
+    # funnel
+    "funnel_basis": "cohort (когорта: leads created in the period, points reached ever) or flow (поток: "
+                    "points reached during the period). Never mix the two.",
+    "leads_recorded": "Leads recorded (зафиксировано): cohort = created in the period; flow = the same.",
+    "leads_taken": "Leads taken (взято в работу).",
+    "leads_classified": "Leads classified (квалифицировано); cohort counts is_classified, flow counts classified_at.",
+    "leads_rejected": "Leads rejected as junk/non-target (выбраковано).",
+    "leads_shown": "Leads with a showing held (показ проведён).",
+    "leads_booked": "Leads with a booking (бронь).",
+    "leads_contract": "Leads with a signed contract (договор).",
+    "leads_paid": "Leads with a payment received (оплата).",
+    "leads_taken_within_window": "Cohort only: taken within var cohort_window_days days of creation.",
+    "leads_classified_within_window": "Cohort only: classified within the window.",
+    "leads_rejected_within_window": "Cohort only: rejected within the window.",
+    "leads_shown_within_window": "Cohort only: shown within the window.",
+    "leads_booked_within_window": "Cohort only: booked within the window.",
+    "leads_contract_within_window": "Cohort only: contract within the window.",
+    "leads_paid_within_window": "Cohort only: paid within the window.",
+    "taken_rate": "leads_taken / leads_recorded (доля взятых в работу).",
+    "classified_rate": "leads_classified / leads_taken.",
+    "rejected_rate": "leads_rejected / leads_recorded (доля брака).",
+    "shown_rate": "leads_shown / leads_classified (конверсия в показ).",
+    "booked_rate": "leads_booked / leads_shown (конверсия в бронь).",
+    "contract_rate": "leads_contract / leads_booked (конверсия в договор).",
+    "paid_rate": "leads_paid / leads_contract (конверсия в оплату).",
+    # daily activity
+    "activity_date": "Date (дата) in the company time zone.",
+    "leads_assigned": "Leads created that day with this manager responsible (назначено лидов).",
+    "leads_to_process": "Open backlog at the end of the day (к обработке): assigned, neither taken nor rejected.",
+    "leads_processed": "Leads taken that day (обработано).",
+    "leads_overdue": "Backlog leads created before that day (просрочено).",
+    "calls_held": "Calls made (звонки).",
+    "meetings_planned": "Meetings scheduled for the day (встречи запланировано).",
+    "meetings_held": "Meetings held (встречи проведено).",
+    "showings_planned": "Showings scheduled for the day (показы запланировано).",
+    "showings_held": "Showings held (показы проведено).",
+    "contracts": "Contracts signed (договоры).",
+    "contracts_amount": "Value of the contracts signed (сумма договоров), RUB.",
+    "payments_count": "Payments received (оплаты, шт.).",
+    "payments_amount": "Payments received (оплаты, сумма), RUB.",
+    "target_leads": "The day's target of leads from fct_daily_targets (план лидов на день); 0 on days off.",
+    "target_meetings": "The day's target of meetings (план встреч на день).",
+    "target_showings": "The day's target of showings (план показов на день).",
+    "target_contracts": "The day's target of contracts (план договоров на день).",
+    # payment forms
+    "deals": "Contracts signed in the month with this form (сделки). Numerator of deals_share.",
+    "units": "Apartments sold (квартиры, шт.) = contracts.",
+    "area_m2": "Area sold (площадь, м²). Numerator of area_m2_share.",
+    "revenue": "Contract value (выручка по договорам), RUB.",
+    "payments_received": "Payments received in the month (поступления), RUB.",
+    "month_deals": "All contracts of the month. Denominator of deals_share.",
+    "month_area_m2": "All area of the month. Denominator of area_m2_share.",
+    "month_revenue": "All contract value of the month. Denominator of revenue_share.",
+    "month_payments_received": "All payments of the month. Denominator of payments_received_share.",
+    "deals_share": "deals / month_deals (доля в сделках).",
+    "area_m2_share": "area_m2 / month_area_m2 (доля в м²).",
+    "revenue_share": "revenue / month_revenue (доля в выручке).",
+    "payments_received_share": "payments_received / month_payments_received (доля в поступлениях).",
+    "average_check": "revenue / deals (средний чек), RUB.",
+    # channels
+    "leads": "Leads created in the month (лиды). Denominator of the channel's rates.",
+    "crm_junk_leads": "Leads the CRM marks as junk (брак в CRM).",
+    "detected_junk_leads": "Leads the junk detection flagged (обнаруженный мусор).",
+    "junk_leads": "CRM-marked or detected junk (мусор). Numerator of junk_share.",
+    "classified_leads": "Classified leads (квалифицировано).",
+    "shown_leads": "Leads with a showing held (показы).",
+    "contract_leads": "Leads that reached a contract (договоры). Numerator of lead_to_contract_rate.",
+    "paid_leads": "Leads that paid (оплаты). Numerator of lead_to_paid_rate.",
+    "junk_share": "junk_leads / leads (доля мусора).",
+    "lead_to_paid_rate": "paid_leads / leads (конверсия в оплату).",
+    "contract_cycle_days_total": "Sum of days from creation to contract over contract_leads. Numerator of average_cycle_days.",
+    "average_cycle_days": "contract_cycle_days_total / contract_leads (средний цикл сделки, дней).",
+    "cost": "Channel cost of the month (расходы), RUB, from the channel_costs seed; null without it.",
+    "cost_per_lead": "cost / leads (стоимость лида).",
+    "cost_per_sale": "cost / contract_leads (стоимость продажи).",
+})
+
+MART_DOCS.update({
+    "fct_funnel": ("Funnel (воронка продаж): period × branch × department × manager × channel × "
+                   "source_system; counts at each control point and conversions, on a labelled `cohort` "
+                   "or `flow` basis (funnel_basis) — never mixed.", {}),
+    "fct_plan_vs_fact": ("Sales plan fulfilment (выполнение плана): period (day/week/month/quarter/year) × "
+                         "scope (company/branch/department/manager/project) × metric, with expected-to-date "
+                         "by working days, run-rate forecast and the required pace.", {}),
+    "fct_manager_daily_activity": ("Manager daily activity (ежедневная активность менеджера): date × "
+                                   "manager — leads, backlog, activities, contracts, payments and the day's "
+                                   "funnel-derived targets.", {}),
+    "fct_daily_targets": ("Funnel-derived daily plan (план на день из воронки): month × scope — leads, "
+                          "meetings and showings needed for the contracts plan at trailing conversion.", {}),
+    "fct_payment_forms": ("Payment-form mix (структура форм оплаты): month × project × branch × payment "
+                          "form — contracts, units, m², revenue, shares, payments received, average check.", {}),
+    "fct_sales_channels": ("Sales channels (каналы продаж): month (lead-creation cohort) × channel × "
+                           "source_system — volume, junk, conversion, revenue, cycle, cost.", {}),
+    "fct_data_quality": ("Data quality (качество данных): run × date × channel × manager × rule — leads "
+                         "checked and failed, with the share.", {}),
+    "dim_managers": ("Managers (менеджеры) with department and branch.", {}),
+    "dim_departments": ("Departments (отделы) with their branch (филиал).", {}),
+    "dim_channels": ("Sales channels (каналы продаж) and the CRM sources mapped to each.", {}),
+    "dim_projects": ("Residential complexes (ЖК).", {}),
+    "dim_stages": ("Lead statuses and deal stages (стадии) with their control point.", {}),
+    "dim_payment_forms": ("Payment forms (формы оплаты) and the raw values mapped to each.", {}),
+})
+MART_DOCS["fct_sales_channels"][1]["lead_to_contract_rate"] = "contract_leads / leads (конверсия лид → договор)."
+MART_DOCS["fct_funnel"][1]["lead_to_contract_rate"] = "leads_contract / leads_recorded (конверсия лид → договор)."
+MART_DOCS["fct_payment_forms"][1]["branch"] = "Branch of the deal's manager (филиал); `unknown` when none."
+MART_DOCS["fct_payment_forms"][1]["project_code"] = "Residential complex (ЖК) code; `unknown` when none."
+MART_TESTS.update({
+    "dim_managers": {"manager_key": ["unique", "not_null"]},
+    "dim_departments": {"department_key": ["unique", "not_null"]},
+    "dim_channels": {"channel": ["unique", "not_null"]},
+    "dim_projects": {"project_code": ["unique", "not_null"]},
+    "dim_stages": {"stage_key": ["unique", "not_null"]},
+    "dim_payment_forms": {"payment_form": ["unique", "not_null"]},
+    "fct_funnel": {"funnel_basis": [{"accepted_values": {"arguments": {"values": ["cohort", "flow"]}}}]},
+    "fct_plan_vs_fact": {"period_grain": [{"accepted_values": {"arguments": {"values": ["day", "week", "month", "quarter", "year"]}}}]},
+    "fct_manager_daily_activity": {"manager_key": ["not_null"]},
+})

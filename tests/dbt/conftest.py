@@ -24,7 +24,7 @@ SEED = 11
 AS_OF = "2026-11-01"
 ACCOUNTS = ["b24-msk", "amo-kzn", "b24-spb"]
 # CRMs the dbt project models; truth comparisons cover the systems that were also extracted.
-MODELLED_SYSTEMS = ("bitrix24",)
+MODELLED_SYSTEMS = ("bitrix24", "amocrm")
 
 
 def dbt_env(warehouse: Path, **extra) -> dict:

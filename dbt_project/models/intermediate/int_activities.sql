@@ -49,9 +49,49 @@ bitrix24_activities as (
 
 ),
 
+amocrm_task_types as (
+
+    select account, task_type_id, task_type_name
+    from {{ ref('stg_amocrm__task_types') }}
+
+),
+
+amocrm_activities as (
+
+    select
+        tasks.source_system,
+        tasks.account,
+        tasks.task_id as activity_id,
+        case
+            when tasks.task_type_id in ({{ var('amocrm_call_task_type_ids') | join(', ') }}) then 'call'
+            when tasks.task_type_id in ({{ var('amocrm_meeting_task_type_ids') | join(', ') }}) then 'meeting'
+            when amocrm_task_types.task_type_name in ('{{ var("amocrm_showing_task_type_names") | join("', '") }}')
+                then 'showing'
+            else 'task'
+        end as activity_kind,
+        tasks.entity_id as lead_id,
+        cast(null as bigint) as deal_id,
+        tasks.responsible_user_id as manager_id,
+        tasks.task_text as subject,
+        tasks.is_completed,
+        tasks.complete_till_at as planned_at,
+        case when tasks.is_completed then tasks.complete_till_at end as held_at,
+        tasks.created_at,
+        tasks.is_deleted,
+        tasks.extracted_at
+    from {{ ref('stg_amocrm__tasks') }} as tasks
+    left join amocrm_task_types
+        on tasks.account = amocrm_task_types.account
+        and tasks.task_type_id = amocrm_task_types.task_type_id
+    where tasks.entity_type = 'leads'
+
+),
+
 activities as (
 
     select * from bitrix24_activities
+    union all
+    select * from amocrm_activities
 
 )
 

@@ -47,9 +47,71 @@ bitrix24_deals as (
 
 ),
 
+amocrm_deal_part as (
+
+    select account, entity_id as lead_id, max(case when is_current_stage then stage_id end) as stage_id
+    from {{ ref('int_stage_transitions') }}
+    where source_system = 'amocrm'
+    group by 1, 2
+    having max(case when stage_part = 'deal' then 1 else 0 end) = 1
+
+),
+
+amocrm_fields as (
+
+    select
+        account, lead_id,
+        max(case when field_name = '{{ var("amocrm_lead_fields")["project"] }}' then field_value end) as project_label,
+        max(case when field_name = '{{ var("amocrm_lead_fields")["payment_form"] }}' then field_value end)
+            as payment_form_raw,
+        max(case when field_name = '{{ var("amocrm_lead_fields")["area_m2"] }}' then field_value end) as area_m2,
+        max(case when field_name = '{{ var("amocrm_lead_fields")["contract_date"] }}' then field_value end)
+            as contract_date_unix
+    from {{ ref('stg_amocrm__lead_custom_field_values') }}
+    group by 1, 2
+
+),
+
+amocrm_deals as (
+
+    select
+        leads.source_system,
+        leads.account,
+        leads.lead_id as deal_id,
+        leads.lead_id,
+        leads.responsible_user_id as manager_id,
+        leads.pipeline_id,
+        cast(leads.status_id as varchar) as stage_id,
+        cast(leads.source_id as varchar) as source_code,
+        amocrm_fields.project_label,
+        amocrm_fields.payment_form_raw,
+        loss_reasons.loss_reason_name as loss_reason,
+        leads.price,
+        cast(amocrm_fields.area_m2 as double precision) as area_m2,
+        {{ local_date(unix_to_utc('amocrm_fields.contract_date_unix')) }} as contract_date,
+        leads.status_id = 142 as is_won,
+        leads.status_id = 143 as is_lost,
+        leads.created_at
+    from {{ ref('stg_amocrm__leads') }} as leads
+    inner join amocrm_deal_part
+        on leads.account = amocrm_deal_part.account
+        and leads.lead_id = amocrm_deal_part.lead_id
+    left join amocrm_fields
+        on leads.account = amocrm_fields.account
+        and leads.lead_id = amocrm_fields.lead_id
+    left join {{ ref('stg_amocrm__loss_reasons') }} as loss_reasons
+        on leads.account = loss_reasons.account
+        and leads.loss_reason_id = loss_reasons.loss_reason_id
+        and leads.status_id = 143
+    where not leads.is_deleted_in_crm
+
+),
+
 deals as (
 
     select * from bitrix24_deals
+    union all
+    select * from amocrm_deals
 
 ),
 

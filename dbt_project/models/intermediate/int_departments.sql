@@ -10,9 +10,20 @@ bitrix24_departments as (
 
 ),
 
+amocrm_departments as (
+
+    select source_system, account, department_id, department_name,
+        cast(null as bigint) as parent_department_id
+    from {{ ref('stg_amocrm__user_groups') }}
+    where not is_deleted
+
+),
+
 departments as (
 
     select * from bitrix24_departments
+    union all
+    select * from amocrm_departments
 
 ),
 

@@ -25,7 +25,7 @@ bitrix24_leads as (
         leads.utm_campaign,
         leads.assigned_user_id as manager_id,
         leads.contact_id,
-        {{ json_first_text("leads.phones") }} as first_phone_json,
+        ({{ json_first("leads.phones") }} ->> 'VALUE') as phone,
         project_enum.enum_value as project_label,
         junk_enum.enum_value as crm_junk_reason,
         class_enum.enum_value as classification,
@@ -48,9 +48,72 @@ bitrix24_leads as (
 
 ),
 
+amocrm_fields as (
+
+    select
+        account, lead_id,
+        max(case when field_name = '{{ var("amocrm_lead_fields")["project"] }}' then field_value end) as project_label,
+        max(case when field_name = '{{ var("amocrm_lead_fields")["classification"] }}' then field_value end)
+            as classification,
+        max(case when field_code = 'UTM_SOURCE' then field_value end) as utm_source,
+        max(case when field_code = 'UTM_MEDIUM' then field_value end) as utm_medium,
+        max(case when field_code = 'UTM_CAMPAIGN' then field_value end) as utm_campaign
+    from {{ ref('stg_amocrm__lead_custom_field_values') }}
+    group by 1, 2
+
+),
+
+amocrm_lost_in_lead_part as (
+
+    select account, lead_id
+    from {{ ref('int_stage_transitions') }}
+    where source_system = 'amocrm' and stage_part = 'lead' and control_point = 'lost'
+    group by 1, 2
+
+),
+
+amocrm_leads as (
+
+    select
+        leads.source_system,
+        leads.account,
+        leads.lead_id,
+        leads.lead_name as lead_title,
+        leads.lead_name as first_name,
+        cast(null as varchar) as comments,
+        cast(leads.status_id as varchar) as status_id,
+        cast(leads.source_id as varchar) as source_code,
+        amocrm_fields.utm_source,
+        amocrm_fields.utm_medium,
+        amocrm_fields.utm_campaign,
+        leads.responsible_user_id as manager_id,
+        cast(null as bigint) as contact_id,
+        cast(null as varchar) as phone,
+        amocrm_fields.project_label,
+        case when amocrm_lost_in_lead_part.lead_id is not null then loss_reasons.loss_reason_name end
+            as crm_junk_reason,
+        amocrm_fields.classification,
+        leads.created_at,
+        leads.updated_at as modified_at
+    from {{ ref('stg_amocrm__leads') }} as leads
+    left join amocrm_fields
+        on leads.account = amocrm_fields.account
+        and leads.lead_id = amocrm_fields.lead_id
+    left join amocrm_lost_in_lead_part
+        on leads.account = amocrm_lost_in_lead_part.account
+        and leads.lead_id = amocrm_lost_in_lead_part.lead_id
+    left join {{ ref('stg_amocrm__loss_reasons') }} as loss_reasons
+        on leads.account = loss_reasons.account
+        and leads.loss_reason_id = loss_reasons.loss_reason_id
+    where not leads.is_deleted_in_crm
+
+),
+
 leads as (
 
     select * from bitrix24_leads
+    union all
+    select * from amocrm_leads
 
 ),
 
@@ -84,7 +147,7 @@ select
     leads.utm_source,
     leads.utm_medium,
     leads.utm_campaign,
-    leads.first_phone_json ->> 'VALUE' as phone,
+    leads.phone,
     leads.project_label,
     projects.project_code,
     leads.crm_junk_reason,

@@ -12,7 +12,7 @@ bitrix24_lead_history as (
         cast(null as bigint) as pipeline_id,
         status_id as stage_id,
         entered_at,
-        stage_history_id as history_id
+        cast(stage_history_id as bigint) as history_id
     from {{ ref('stg_bitrix24__lead_stage_history') }}
     where not is_deleted
 
@@ -45,18 +45,93 @@ bitrix24_deal_history as (
 
 ),
 
+amocrm_status_changes as (
+
+    select
+        account, entity_id as lead_id, event_id, created_at,
+        pipeline_id_before, status_id_before, pipeline_id_after, status_id_after,
+        row_number() over (partition by account, entity_id order by created_at, event_id) as change_number
+    from {{ ref('stg_amocrm__events') }}
+    where event_type = 'lead_status_changed'
+        and entity_type = 'lead'
+        and not is_deleted
+
+),
+
+{#- amoCRM records the creation (lead_added) without a status: the first status is the one the first
+    change left, or the current status when it never changed. -#}
+amocrm_initial as (
+
+    select
+        leads.source_system, leads.account,
+        'lead' as entity_type,
+        leads.lead_id as entity_id,
+        leads.lead_id,
+        coalesce(first_change.pipeline_id_before, leads.pipeline_id) as pipeline_id,
+        cast(coalesce(first_change.status_id_before, leads.status_id) as varchar) as stage_id,
+        leads.created_at as entered_at,
+        cast(0 as bigint) as history_id
+    from {{ ref('stg_amocrm__leads') }} as leads
+    left join amocrm_status_changes as first_change
+        on leads.account = first_change.account
+        and leads.lead_id = first_change.lead_id
+        and first_change.change_number = 1
+
+),
+
+amocrm_changes as (
+
+    select
+        'amocrm' as source_system, account,
+        'lead' as entity_type,
+        lead_id as entity_id,
+        lead_id,
+        pipeline_id_after as pipeline_id,
+        cast(status_id_after as varchar) as stage_id,
+        created_at as entered_at,
+        cast(change_number as bigint) as history_id
+    from amocrm_status_changes
+
+),
+
 transitions as (
 
     select * from bitrix24_lead_history
     union all
     select * from bitrix24_deal_history
+    union all
+    select * from amocrm_initial
+    union all
+    select * from amocrm_changes
+
+),
+
+mapped as (
+
+    select
+        transitions.*,
+        stages.stage_name,
+        stages.stage_part as mapped_stage_part,
+        stages.control_point
+    from transitions
+    left join {{ ref('int_stages') }} as stages
+        on transitions.source_system = stages.source_system
+        and transitions.account = stages.account
+        and transitions.entity_type = stages.entity_type
+        and coalesce(transitions.pipeline_id, -1) = coalesce(stages.pipeline_id, -1)
+        and transitions.stage_id = stages.stage_id
 
 ),
 
 sequenced as (
 
     select
-        transitions.*,
+        mapped.*,
+        max(case when mapped_stage_part = 'deal' then 1 else 0 end) over (
+            partition by source_system, account, entity_type, entity_id
+            order by entered_at, history_id
+            rows between unbounded preceding and current row
+        ) as has_reached_deal_part,
         lead(entered_at) over (
             partition by source_system, account, entity_type, entity_id
             order by entered_at, history_id
@@ -69,7 +144,7 @@ sequenced as (
             partition by source_system, account, entity_type, entity_id
             order by entered_at, history_id
         ) as transition_number
-    from transitions
+    from mapped
 
 )
 
@@ -83,18 +158,18 @@ select
     sequenced.transition_number,
     sequenced.pipeline_id,
     sequenced.stage_id,
-    stages.stage_name,
-    coalesce(stages.stage_part, sequenced.entity_type) as stage_part,
-    stages.control_point,
+    sequenced.stage_name,
+    {#- A stage valid in either part (amoCRM "lost") belongs to the deal part once the lead reached it. -#}
+    case
+        when sequenced.mapped_stage_part in ('lead', 'deal') then sequenced.mapped_stage_part
+        when sequenced.has_reached_deal_part = 1 then 'deal'
+        when sequenced.mapped_stage_part = 'any' then 'lead'
+        else sequenced.entity_type
+    end as stage_part,
+    sequenced.control_point,
     sequenced.next_stage_id,
     sequenced.entered_at,
     sequenced.exited_at,
     {{ seconds_between('sequenced.entered_at', 'sequenced.exited_at') }} as seconds_in_stage,
     sequenced.exited_at is null as is_current_stage
 from sequenced
-left join {{ ref('int_stages') }} as stages
-    on sequenced.source_system = stages.source_system
-    and sequenced.account = stages.account
-    and sequenced.entity_type = stages.entity_type
-    and coalesce(sequenced.pipeline_id, -1) = coalesce(stages.pipeline_id, -1)
-    and sequenced.stage_id = stages.stage_id

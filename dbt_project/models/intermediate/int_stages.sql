@@ -42,12 +42,38 @@ bitrix24_named as (
 
 ),
 
+amocrm_stages as (
+
+    select
+        statuses.source_system,
+        statuses.account,
+        'lead' as entity_type,
+        statuses.pipeline_id,
+        pipelines.pipeline_name,
+        cast(statuses.status_id as varchar) as stage_id,
+        statuses.status_name as stage_code,
+        statuses.status_name as stage_name,
+        statuses.sort_order,
+        case statuses.status_id when 142 then 'S' when 143 then 'F' else 'P' end as stage_semantics
+    from {{ ref('stg_amocrm__statuses') }} as statuses
+    left join {{ ref('stg_amocrm__pipelines') }} as pipelines
+        on statuses.account = pipelines.account
+        and statuses.pipeline_id = pipelines.pipeline_id
+    where not statuses.is_deleted
+
+),
+
 stages as (
 
     select
         source_system, account, entity_type, pipeline_id, pipeline_name, stage_id, stage_code,
         stage_name, sort_order, stage_semantics
     from bitrix24_named
+    union all
+    select
+        source_system, account, entity_type, pipeline_id, pipeline_name, stage_id, stage_code,
+        stage_name, sort_order, stage_semantics
+    from amocrm_stages
 
 ),
 

@@ -12,9 +12,22 @@ bitrix24_users as (
 
 ),
 
+amocrm_users as (
+
+    select
+        source_system, account, user_id, user_name, email,
+        cast(null as varchar) as work_position, department_id, is_active,
+        cast(null as timestamp) as registered_at
+    from {{ ref('stg_amocrm__users') }}
+    where not is_deleted
+
+),
+
 users as (
 
     select * from bitrix24_users
+    union all
+    select * from amocrm_users
 
 ),
 

@@ -22,7 +22,7 @@ stage_points as (
         min(case when control_point = 'recorded' then entered_at end) as recorded_stage_at,
         min(case when control_point = 'taken' then entered_at end) as taken_at,
         min(case when control_point = 'classified' then entered_at end) as classified_at,
-        min(case when control_point = 'rejected' and stage_part = 'lead' then entered_at end) as rejected_at,
+        min(case when control_point in ('rejected', 'lost') and stage_part = 'lead' then entered_at end) as rejected_at,
         min(case when control_point = 'shown' then entered_at end) as shown_at,
         min(case when control_point = 'booked' then entered_at end) as booked_at,
         min(case when control_point = 'contract' then entered_at end) as contract_at,
@@ -191,6 +191,7 @@ select
         as taken_sla_deadline_local,
     coalesce({{ to_local('taken_at') }} <= sla_clock_start_local + interval '{{ var("sla_taken_minutes") }} minutes', false)
         as is_taken_within_sla,
+    classified_at is not null or classification is not null as is_classified,
     classification = 'Целевой' as is_target,
     rejected_at is not null as is_crm_junk,
     detected_junk_rules is not null as is_detected_junk,

@@ -1,0 +1,3 @@
+{#- Residential complexes (ЖК) with their branch. -#}
+select project_code, project_name, branch
+from {{ ref('projects') }}

@@ -1,0 +1,22 @@
+with source as (
+
+    select * from {{ source_or_empty('raw_amocrm', 'catalogs', [('_account', 'varchar'), ('id', 'bigint'), ('_is_deleted', 'boolean'), ('_extracted_at', 'timestamp'), ('_batch_id', 'varchar'), ('payload', 'json')]) }}
+
+),
+
+renamed as (
+
+    select
+        'amocrm' as source_system,
+        _account as account,
+        id as catalog_id,
+        nullif(payload ->> 'name', '') as catalog_name,
+        nullif(payload ->> 'type', '') as catalog_type,
+        _is_deleted as is_deleted,
+        _extracted_at as extracted_at,
+        _batch_id as batch_id
+    from source
+
+)
+
+select * from renamed
