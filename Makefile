@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test test-slow bench venv constraints clean
+.PHONY: demo test test-slow bench venv constraints clean system-deps
 
 venv: $(STAMP)
 
@@ -24,11 +24,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/crmwh demo
 
-test: $(STAMP)
+# PostgreSQL and Chromium for the publishing and report tests (Debian packages, installed if missing).
+system-deps:
+	bash scripts/system-deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/pytest
 
 # Scale tests (hundreds of thousands of leads): minutes each, not part of `make test`.
-test-slow: $(STAMP)
+test-slow: $(STAMP) system-deps
 	$(BIN)/pytest -m slow
 
 bench: $(STAMP)
