@@ -63,8 +63,12 @@ def _long(leads: pd.DataFrame, many: str, one: str) -> pd.Series:
     return s
 
 
+def _str(s: pd.Series) -> pd.Series:
+    return s.astype("string").fillna("")
+
+
 def _clean_name(s: pd.Series) -> pd.Series:
-    return (s.fillna("").str.lower().str.replace("ё", "е", regex=False)
+    return (_str(s).str.lower().str.replace("ё", "е", regex=False)
             .str.replace(r"\s+", " ", regex=True).str.strip())
 
 
@@ -122,8 +126,7 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
     f["name_key"] = _clean_name(leads["name"])
 
     # ---------------------------------------------------------------- text rules (RE2 via Arrow)
-    text = _arrow_str(leads["title"].fillna("") + "\n" + leads["name"].fillna("") + "\n"
-                      + leads["comments"].fillna(""))
+    text = _arrow_str(_str(leads["title"]) + "\n" + _str(leads["name"]) + "\n" + _str(leads["comments"]))
     f["test_word"] = _match(text, _words_regex(cfg["test"]["words"]))
     sp = cfg["spam"]
     spam = np.zeros(n, dtype=bool)
@@ -132,16 +135,15 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
     if sp.get("keywords"):
         spam |= _match(text, "|".join(re.escape(k.lower()) for k in sp["keywords"]))
     f["spam"] = spam
-    name_arr = _arrow_str(leads["name"].fillna("").str.strip())
+    name_arr = _arrow_str(_str(leads["name"]).str.strip())
     f["machine"] = spam | _match(name_arr, cfg["bot_burst"]["machine_name_pattern"], ignore_case=False)
 
     # ---------------------------------------------------------------- missing / impossible values
     src = leads["source_code"].astype("string").str.strip()
     ch = leads["channel"].astype("string")
-    if leads["source_code"].notna().any() or leads["channel"].isna().all():
-        no_src = (src.isna() | (src == "")).to_numpy(dtype=bool)
-    else:  # only a mapped channel is known
-        no_src = (ch.isna() | (ch == "unknown")).to_numpy(dtype=bool)
+    # Missing = neither a source code nor a mapped channel ('unknown' is the models' "no source").
+    no_src = ((src.isna() | (src == "")) & (ch.isna() | (ch.str.strip() == "") | (ch == "unknown"))).to_numpy(
+        dtype=bool)
     f["missing_source"] = no_src & bool(cfg["missing"]["source"])
     resp = leads["responsible_id"]
     f["missing_responsible"] = (resp.isna() | (resp.fillna(0) <= 0)).to_numpy(dtype=bool) & bool(
@@ -232,7 +234,7 @@ def detect(features: pd.DataFrame, deals: pd.DataFrame | None, cfg: dict) -> dic
     if dcfg.get("match_email", True):
         ekey = f["email_key"]
         if dcfg.get("email_requires_same_name", True):
-            ekey = ekey + "|" + f["name_key"].fillna("")
+            ekey = ekey.astype("string") + "|" + _str(f["name_key"])
         has_e = ekey.notna().to_numpy()
         idx = np.nonzero(has_e)[0]
         if len(idx):
@@ -401,7 +403,7 @@ def _summary(f, out, cfg, dup_of, repeat_of) -> pd.DataFrame:
                   np.where(kind == "repeat_open_deal", repeat_of, -1))
     s = f[KEY + ["created_at", "channel", "responsible_id", "phone_key", "phone_status"]].copy()
     s = s.rename(columns={"phone_key": "phone_e164"})
-    s["junk_kind"] = kind
+    s["junk_kind"] = pd.Series(kind, dtype=object)
     s["is_junk"] = is_junk
     s["duplicate_of_lead_id"] = _nullable(of)
     s["n_rules"] = sum(out[r].astype(np.int8) for r in RULES)

@@ -194,9 +194,10 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             state = con.execute("select * from quality.lead_state").df()
         if state is not None and len(state):
             keyed = L[KEY].assign(_fp=fp, _pos=np.arange(len(L)))
-            m = keyed.merge(state[KEY + ["_fp"]].rename(columns={"_fp": "_old"}), on=KEY, how="left")
-            m = m.sort_values("_pos")
-            changed = (m["_old"].isna() | (m["_old"].fillna(0).astype(np.int64) != m["_fp"])).to_numpy()
+            old_fp = state[KEY + ["_fp"]].rename(columns={"_fp": "_old"})
+            old_fp["_old"] = pd.array(old_fp["_old"], dtype="Int64")  # exact; float would round hashes
+            m = keyed.merge(old_fp, on=KEY, how="left").sort_values("_pos")
+            changed = (m["_old"].isna() | (m["_old"] != m["_fp"])).fillna(True).to_numpy(dtype=bool)
         else:
             changed = np.ones(len(L), dtype=bool)
         cache = con.execute("select raw, e164, is_valid from quality.phone_cache").df() if _exists(

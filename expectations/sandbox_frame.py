@@ -19,7 +19,8 @@ select 'bitrix24' as source_system, ? as account, ID as lead_id, TITLE as title,
        trim(coalesce(NAME, '') || ' ' || coalesce(LAST_NAME, '')) as name, COMMENTS as comments,
        PHONE ->> '$[0].VALUE' as phone, EMAIL ->> '$[0].VALUE' as email, SOURCE_ID as source_code,
        SOURCE_ID as channel, ASSIGNED_BY_ID as responsible_id, CONTACT_ID as contact_id,
-       cast(OPPORTUNITY as double) as amount, DATE_CREATE as created_at, DATE_MODIFY as updated_at
+       cast(OPPORTUNITY as double) as amount, DATE_CREATE as created_at, DATE_MODIFY as updated_at,
+       STATUS_ID = 'JUNK' as crm_junk
 from crm_lead"""
 _B24_DEALS = """
 select 'bitrix24' as source_system, ? as account, d.ID as deal_id, d.LEAD_ID as lead_id,
@@ -38,7 +39,8 @@ select 'amocrm' as source_system, ? as account, l.id as lead_id, l.name as title
        cast(null as varchar) as comments, c.phone, c.email, cast(l.source_id as varchar) as source_code,
        cast(l.source_id as varchar) as channel, l.responsible_user_id as responsible_id,
        cast(l.contacts -> '$[0].id' as bigint) as contact_id, cast(l.price as double) as amount,
-       to_timestamp(l.created_at) as created_at, to_timestamp(l.updated_at) as updated_at
+       to_timestamp(l.created_at) as created_at, to_timestamp(l.updated_at) as updated_at,
+       coalesce(l.status_id = 143 and l.loss_reason_id between 1000 and 1099, false) as crm_junk
 from leads l left join c on c.contact_id = cast(l.contacts -> '$[0].id' as bigint)
 where not l.is_deleted"""
 # The deal part of an amoCRM lead starts at its first status of the deal stages (status ids end in
@@ -81,3 +83,20 @@ def truth_leads(data_dir: str | Path) -> pd.DataFrame:
     return pd.read_parquet(Path(data_dir) / "truth" / "leads.parquet",
                            columns=["source_system", "account", "lead_id", "junk_kind", "duplicate_of_lead_id",
                                     "is_deleted", "crm_junk"])
+
+
+def write_intermediate(con, leads: pd.DataFrame, deals: pd.DataFrame, schema: str = "intermediate") -> None:
+    """Write the frames as `intermediate.int_leads` / `int_deals` with the column names the dbt
+    models use (what expectations.reader assumes), for tests and benchmarks."""
+    con.execute(f"create schema if not exists {schema}")
+    con.register("_sf_leads", leads)
+    con.register("_sf_deals", deals)
+    con.execute(f"""create or replace table {schema}.int_leads as select source_system, account, lead_id,
+        title as lead_title, name as first_name, comments, phone, email, source_code, channel,
+        responsible_id as manager_id, case when responsible_id is not null then source_system || ':' || account
+        || ':' || responsible_id end as manager_key, contact_id, amount, crm_junk as is_crm_junk, created_at,
+        updated_at as modified_at from _sf_leads""")
+    con.execute(f"""create or replace table {schema}.int_deals as select source_system, account, deal_id, lead_id,
+        contact_id, opened_at as created_at, closed_at from _sf_deals""")
+    con.unregister("_sf_leads")
+    con.unregister("_sf_deals")
