@@ -9,13 +9,15 @@ import crmwh  # noqa: F401  (usage statistics off, DAGSTER_HOME with telemetry o
 
 import dagster as dg
 
-from orchestration.defs import bitrix24
+from orchestration.defs import amocrm, bitrix24, dbt
 from orchestration.defs.resources import CrmwhResource
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         bitrix24.build_defs(),
+        amocrm.build_defs(),
+        dbt.build_defs(),
         dg.Definitions(resources={"crmwh": CrmwhResource()}),
     )
 

@@ -1,0 +1,90 @@
+"""dbt in Dagster: every dbt model, seed and test as assets and asset checks (dagster-dbt).
+
+Lineage is continuous: dbt sources `raw_bitrix24.*` / `raw_amocrm.*` carry the same asset keys as
+the extraction assets, and the source `quality.lead_junk_flags` is the junk-detection asset. The
+models split in two at that point, because junk detection reads the canonical leads and the marts
+read its flags:
+
+    raw_* → staging → intermediate → quality/lead_junk_flags → marts → publish
+
+so `dbt_core` builds seeds, staging and intermediate, and `dbt_marts` builds the marts. `dbt build`
+runs each model's tests right after it, and a failing test stops the models below it.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the asset functions' annotations at runtime.
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from crmwh.privacy import PROJECT_ROOT
+from orchestration.defs.extraction import WAREHOUSE_POOL
+from orchestration.defs.resources import CrmwhResource
+
+DBT_DIR = PROJECT_ROOT / "dbt_project"
+# Dagster keeps its own target folder, so a developer's `dbt build` never races the pipeline's.
+project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=Path("target") / "dagster")
+
+
+# The dbt next to this interpreter (the project's venv), whether or not the venv is on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt")) if Path(sys.executable).with_name("dbt").exists() \
+    else (shutil.which("dbt") or "dbt")
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+
+
+def ensure_manifest() -> Path:
+    """Parse the project if its manifest is missing (a fresh clone); `dbt parse` needs no database."""
+    if not project.manifest_path.exists():
+        dbt_resource().cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return project.manifest_path
+
+
+class Translator(DagsterDbtTranslator):
+    """Models are keyed by layer (`marts/fct_funnel`); sources keep `<source>/<table>` keys."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            layer = "config" if dbt_resource_props["resource_type"] == "seed" else dbt_resource_props["fqn"][1]
+            return dg.AssetKey([layer, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "config"
+        return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else None
+
+
+TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
+    # dbt reads the warehouse path from the same setting as the extractors (profiles.yml).
+    os.environ["CRMWH_WAREHOUSE_PATH"] = str(Path(crmwh.settings().warehouse_path).resolve())
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def build_defs() -> dg.Definitions:
+    manifest = ensure_manifest()
+
+    @dbt_assets(manifest=manifest, project=project, dagster_dbt_translator=TRANSLATOR, name="dbt_core",
+                select="resource_type:seed path:models/staging path:models/intermediate", pool=WAREHOUSE_POOL)
+    def dbt_core(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
+        """Seeds, staging views and the canonical CRM-agnostic model."""
+        yield from _build(context, dbt, crmwh)
+
+    @dbt_assets(manifest=manifest, project=project, dagster_dbt_translator=TRANSLATOR, name="dbt_marts",
+                select="path:models/marts", pool=WAREHOUSE_POOL)
+    def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
+        """The marts BI reads, with their contracts and tests."""
+        yield from _build(context, dbt, crmwh)
+
+    return dg.Definitions(assets=[dbt_core, dbt_marts],
+                          resources={"dbt": dbt_resource()})
