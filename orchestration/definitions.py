@@ -9,7 +9,7 @@ import crmwh  # noqa: F401  (usage statistics off, DAGSTER_HOME with telemetry o
 
 import dagster as dg
 
-from orchestration.defs import amocrm, bitrix24, dbt
+from orchestration.defs import amocrm, bitrix24, dbt, quality
 from orchestration.defs.resources import CrmwhResource
 
 
@@ -18,6 +18,7 @@ def build_definitions() -> dg.Definitions:
         bitrix24.build_defs(),
         amocrm.build_defs(),
         dbt.build_defs(),
+        quality.build_defs(),
         dg.Definitions(resources={"crmwh": CrmwhResource()}),
     )
 
