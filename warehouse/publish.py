@@ -146,14 +146,17 @@ def publish_duckdb(warehouse_path: str | Path, bi_path: str | Path, *, schema: s
 
 
 def _comment(con, schema: str, table: str, manifest: str | None) -> None:
+    stmts = []
     desc = table_description(table, manifest)
     if desc:
-        con.execute(f"comment on table {_q(schema)}.{_q(table)} is {_lit(desc)}")
+        stmts.append(f"comment on table {_q(schema)}.{_q(table)} is {_lit(desc)}")
     for (col,) in con.execute("select column_name from information_schema.columns where table_schema = ? and "
                               "table_name = ? and table_catalog = current_database()", [schema, table]).fetchall():
         d = column_description(table, col, manifest)
         if d:
-            con.execute(f"comment on column {_q(schema)}.{_q(table)}.{_q(col)} is {_lit(d)}")
+            stmts.append(f"comment on column {_q(schema)}.{_q(table)}.{_q(col)} is {_lit(d)}")
+    if stmts:
+        con.execute(";\n".join(stmts))
 
 
 def _copy_dq_summary(con, schema: str, tables: dict[str, int]) -> bool:
