@@ -177,7 +177,13 @@ def _cf(field_id, name, ftype, value, enum_id=None, code=None) -> str:
     if enum_id is not None:
         v["enum_id"] = int(enum_id)
     return json.dumps({"field_id": field_id, "field_name": name, "field_code": code, "field_type": ftype,
-                       "values": [v]}, ensure_ascii=False)
+                       "values": [v]}, ensure_ascii=False, allow_nan=False)
+
+
+def _missing(value) -> bool:
+    """No value: None, or pandas' NaN for a missing string (json.dumps would write `NaN`, which is
+    not JSON and which the real API never sends — an empty field is simply absent)."""
+    return value is None or (isinstance(value, float) and value != value) or value == ""
 
 
 def _join(frags: list[list]) -> list:
@@ -264,7 +270,7 @@ def chunk_tables(ch: SimChunk, rng: np.random.Generator, ids: dict, as_of: float
                                  ENUM_CLASS["target" if c == 1 else "nontarget"]) for c in cls],
     ]
     for key in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"):
-        frags.append([None if v is None else _cf(CF[key], key, "tracking_data", v, code=key.upper())
+        frags.append([None if _missing(v) else _cf(CF[key], key, "tracking_data", v, code=key.upper())
                       for v in L[key]])
     cfv = _join(frags)
     contact = CONTACT_BASE + (L["lead_id"].to_numpy() - LEAD_BASE)
@@ -299,10 +305,10 @@ def chunk_tables(ch: SimChunk, rng: np.random.Generator, ids: dict, as_of: float
     for ph, pe, em in zip(C["phone_raw"], phone_enum, C["email"]):
         v = [{"field_id": CF["phone"], "field_name": "Телефон", "field_code": "PHONE", "field_type": "multitext",
               "values": [{"value": ph, "enum_id": ENUM_PHONE[pe], "enum_code": pe}]}]
-        if em is not None:
+        if not _missing(em):
             v.append({"field_id": CF["email"], "field_name": "Email", "field_code": "EMAIL", "field_type": "multitext",
                       "values": [{"value": em, "enum_id": ENUM_EMAIL_WORK, "enum_code": "WORK"}]})
-        cf_c.append(json.dumps(v, ensure_ascii=False))
+        cf_c.append(json.dumps(v, ensure_ascii=False, allow_nan=False))
     # The contact's lead list: its own lead plus repeat inquiries linked to it within the chunk.
     rep_of = L.loc[rep, ["dup_of_lead_id", "lead_id"]]
     extra = rep_of.groupby("dup_of_lead_id")["lead_id"].apply(list).to_dict()

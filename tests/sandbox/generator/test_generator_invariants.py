@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pytest
 
 from sandbox import state
 from sandbox.generator import render_amocrm as RA
@@ -251,6 +252,18 @@ def test_amocrm_custom_fields_shape(sandbox):
     c = json.loads(con.execute("select custom_fields_values from contacts limit 1").fetchone()[0])
     phone = next(x for x in c if x["field_code"] == "PHONE")
     assert phone["field_type"] == "multitext" and phone["values"][0]["enum_code"] in ("WORK", "MOB")
+
+
+def test_amocrm_json_columns_are_strict_json(sandbox):
+    """No `NaN`/`Infinity` (not JSON; the real API never sends them): an empty value — an unset
+    UTM (tracking_data) field, a contact without e-mail — is absent from custom_fields_values."""
+    con = sandbox.con("amocrm")
+    for table, column in con.execute("select table_name, column_name from information_schema.columns "
+                                     "where data_type = 'JSON'").fetchall():
+        for (text,) in con.execute(f'select "{column}" from "{table}" where "{column}" is not null').fetchall():
+            json.loads(text, parse_constant=lambda c: pytest.fail(f"{table}.{column} holds {c}: {text[:200]}"))
+    utm = con.execute("select count(*) from leads where custom_fields_values like '%tracking_data%'").fetchone()[0]
+    assert utm > 0  # the check above saw real UTM values
 
 
 def test_bitrix_activities_and_userfields(sandbox):
