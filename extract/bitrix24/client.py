@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote_plus
 
 from extract.common.config import AccountConfig, Settings
@@ -87,6 +87,8 @@ class ClientCounters:
     budget_waits: int = 0
     budget_wait_seconds: float = 0.0
     refreshes: int = 0
+    pipelined: int = 0  # keyset batches sent before the previous answer was parsed (and used)
+    speculation_dropped: int = 0  # ... sent that way but not used (the chain went elsewhere)
     by_method: dict[str, int] = field(default_factory=dict)
 
 
@@ -103,6 +105,8 @@ class Bitrix24Client:
         # Pause a method before its next call could take it past 97 % of the budget.
         self.budget = OperatingBudget(account.operating_limit_seconds, headroom=0.97)
         self._last_cost: dict[str, float] = {}
+        self._inflight: dict[str, int] = {}  # requests sent and not answered yet, per budget method
+        self._inflight_lock = threading.Lock()
         self.counters = ClientCounters()
         self.timeout = (self.settings.http_connect_timeout, self.settings.http_read_timeout)
         self.max_rate_limit_wait = float(account.options.get("max_rate_limit_wait_seconds", 900))
@@ -201,13 +205,17 @@ class Bitrix24Client:
         return self._request(method, dict(params or {}), budget_methods=[method])
 
     def batch(self, commands: dict[str, str], halt: bool = True,
-              budget_methods: list[str] | None = None) -> dict[str, Any]:
+              budget_methods: list[str] | None = None,
+              peek: Callable[[bytes], None] | None = None) -> dict[str, Any]:
         """Run up to 50 commands (`command(method, params)` strings) in one request. Returns the
-        inner result {result, result_error, result_total, result_next, result_time}."""
+        inner result {result, result_error, result_total, result_next, result_time}.
+        `peek(body)` sees each HTTP 200 answer's raw bytes before they are parsed (the keyset
+        paginator reads the next start id there and sends the next batch while this one parses)."""
         if len(commands) > BATCH_MAX:
             raise ValueError(f"a batch holds at most {BATCH_MAX} commands")
         methods = budget_methods or sorted({c.split("?", 1)[0] for c in commands.values()})
-        env = self._request("batch", {"halt": 1 if halt else 0, "cmd": commands}, budget_methods=methods)
+        env = self._request("batch", {"halt": 1 if halt else 0, "cmd": commands}, budget_methods=methods,
+                            peek=peek)
         inner = env.get("result")
         if not isinstance(inner, dict):
             raise TransientError("batch answer without a result object")
@@ -220,13 +228,18 @@ class Bitrix24Client:
         self._last_cost.update(spent)  # the next batch of the same method will cost about as much
         return inner
 
-    def _request(self, method: str, params: dict[str, Any], budget_methods: list[str]) -> dict[str, Any]:
+    def _request(self, method: str, params: dict[str, Any], budget_methods: list[str],
+                 peek: Callable[[bytes], None] | None = None) -> dict[str, Any]:
         backoff = Backoff(initial=1.0, maximum=60.0)
         waited = 0.0
         refreshed = False
         while True:
             for m in budget_methods:
-                wait = self.budget.wait_needed(m, next_cost=self._last_cost.get(m, 0.0))
+                # A request of the same method still in flight (the paginator's next batch is sent
+                # while the previous one parses) has not reported its cost yet: count it too.
+                with self._inflight_lock:
+                    pending = self._inflight.get(m, 0)
+                wait = self.budget.wait_needed(m, next_cost=self._last_cost.get(m, 0.0) * (1 + pending))
                 if wait > 0:
                     if waited + wait > self.max_rate_limit_wait:
                         raise RateLimited(f"{m}: operating-time budget exhausted for {wait:.0f} s more",
@@ -236,11 +249,16 @@ class Bitrix24Client:
                     self.counters.budget_wait_seconds += wait
                     waited += wait
                     time.sleep(wait)
+            with self._inflight_lock:
+                for m in budget_methods:
+                    self._inflight[m] = self._inflight.get(m, 0) + 1
             try:
-                res = retrying(lambda: self._send(method, params), self.settings.http_retries,
+                res = retrying(lambda: self._send(method, params, peek), self.settings.http_retries,
                                what=f"Bitrix24 {method}")
-            except TransientError:
-                raise
+            finally:
+                with self._inflight_lock:
+                    for m in budget_methods:
+                        self._inflight[m] -= 1
             body = res.data if isinstance(res.data, dict) else None
             error = (body or {}).get("error") if body else None
             if res.status == 200 and body is not None and not error:
@@ -289,13 +307,15 @@ class Bitrix24Client:
                 continue
             raise ApiError(f"Bitrix24 {method}: HTTP {res.status} {code}: {desc}", code, res.status)
 
-    def _send(self, method: str, params: dict[str, Any]) -> HttpResult:
+    def _send(self, method: str, params: dict[str, Any], peek: Callable[[bytes], None] | None = None
+              ) -> HttpResult:
         if self.account.auth == "oauth":
             params["auth"] = self._auth_token()
         self.limiter.acquire()
         self.counters.requests += 1
         self.counters.by_method[method] = self.counters.by_method.get(method, 0) + 1
-        return send_json(self.session, "POST", self.rest_url + method, json=params, timeout=self.timeout)
+        return send_json(self.session, "POST", self.rest_url + method, json=params, timeout=self.timeout,
+                         peek=peek)
 
     def close(self) -> None:
         self.session.close()

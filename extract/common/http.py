@@ -63,9 +63,11 @@ class HttpResult:
 
 
 def send_json(session: requests.Session, method: str, url: str, *, timeout: tuple[float, float],
-              **kwargs: Any) -> HttpResult:
+              peek: Callable[[bytes], None] | None = None, **kwargs: Any) -> HttpResult:
     """One HTTP exchange. Raises TransientError for resets/timeouts, 5xx with an unparseable body
-    and 200 answers whose JSON is truncated; returns every other answer as an `HttpResult`."""
+    and 200 answers whose JSON is truncated; returns every other answer as an `HttpResult`.
+    `peek(body)`, if given, sees a complete HTTP 200 body before it is parsed (its errors are
+    logged and ignored: it may only look)."""
     started = time.monotonic()
     try:
         # The body is read in ONE call (stream=True + raw.read()), not in requests' 10 KB
@@ -89,6 +91,11 @@ def send_json(session: requests.Session, method: str, url: str, *, timeout: tupl
         raise TransientError(f"{method} {url}: body truncated ({len(body)} of {declared} bytes)")
     data: Any = None
     text = ""
+    if peek is not None and resp.status_code == 200 and body:
+        try:
+            peek(body)
+        except Exception as exc:  # noqa: BLE001 - an optimisation must not fail the request
+            log.warning("%s %s: peek failed: %s", method, url, exc)
     if body:
         try:
             data = loads(body)
