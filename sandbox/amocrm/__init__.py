@@ -25,7 +25,9 @@ Emulated (GET unless noted; HAL JSON `application/hal+json`, errors `application
   is_price_modified_by_robot; page; limit ≤ 250; query; filter[id|name|price|created_by|
   updated_by|responsible_user_id|group_id|pipeline_id|status_id|statuses][i][pipeline_id|
   status_id]|created_at|updated_at|closed_at|closest_task_at][from|to]; order[created_at|
-  updated_at|id]=asc|desc), `/api/v4/leads/{id}` (204 if absent), `/api/v4/leads/{id}/links`.
+  updated_at|id]=asc|desc), `/api/v4/leads/{id}` (204 if absent), `/api/v4/leads/{id}/links`,
+  `/api/v4/leads/links?filter[entity_id][]=..` (the mass list of entity-links-api.md: contacts,
+  companies and catalog elements of many leads; ⚠ at most `links_max_entity_ids` ids, paged).
 - `/api/v4/leads/pipelines` (+`/{id}`, `/{id}/statuses`, `/{id}/statuses/{id}`) with
   `_total_items`, statuses 142/143 from the state; `/api/v4/leads/loss_reasons` (⚠ shape not in
   the docs mirror: `{id, name, sort, created_at, updated_at}` as AMOSDK's model has it).
@@ -70,6 +72,7 @@ Options (`options=` dict, defaults in app.DEFAULT_OPTIONS and auth.DEFAULTS):
 - `access_token_ttl` (86400), `refresh_token_ttl` (90 days), `auth_code_ttl` (1200),
   `long_lived_token_ttl` (5 years), `long_lived_token_expires_at` (unix; overrides the ttl).
 - `base_url` (None): absolute base of `_links`.
+- `links_max_entity_ids` (250) ⚠ most `filter[entity_id]` values of `/api/v4/leads/links`.
 
 Credentials (manifest entry `credentials`): client_id, client_secret, redirect_uri, auth_code,
 refresh_token, long_lived_token. Missing ones are derived deterministically from the account name
@@ -80,6 +83,8 @@ restarts. `/_sandbox/credentials` shows the effective values (sandbox-only secre
 
 Faults (sandbox.common.faults): `render_fault` kinds `rate_limit` (429 HTML), `unauthorized`
 (401 problem JSON), `html_error` (503 nginx HTML), `server_error` (500 problem JSON).
+`corrupt_records` (keyed by the `_embedded` list name, e.g. `leads`) and `hold_response` as
+described in sandbox.common.faults.
 `expire_tokens_after=N`: each OAuth access token dies after N more API requests although its JWT
 `exp` is in the future (long-lived tokens are exempt: nothing could renew them).
 `mutate_between_pages=p`: before answering a leads or events list page, with probability p, three

@@ -19,6 +19,7 @@ from sandbox.amocrm import params as P
 from sandbox.amocrm.auth import OAuthError, TokenStore
 from sandbox.common.http import Request, Response, _nginx_page
 from sandbox.common.ratelimit import Blocker, SlidingWindow
+from sandbox.workday import account_index, work_day
 
 HAL = "application/hal+json"
 PROBLEM = "application/problem+json"
@@ -41,6 +42,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "block_seconds": 24 * 3600.0,
     # Absolute base of `_links` hrefs; None = derived from the request's Host header.
     "base_url": None,
+    # ⚠ GET /api/v4/leads/links: most `filter[entity_id]` values per request (not documented).
+    "links_max_entity_ids": 250,
     # Token lifetimes (seconds) and the long-lived token's expiry (unix) — see auth.DEFAULTS.
 }
 
@@ -84,6 +87,7 @@ class AmoCRMApp:
     def __init__(self, data_dir: Path, account: dict[str, Any], limits: bool = True,
                  options: dict[str, Any] | None = None) -> None:
         self.account = account
+        self.data_dir = Path(data_dir)
         self.name = f"amocrm:{account.get('account', 'sandbox')}"
         self.options = {**DEFAULT_OPTIONS, **(options or {})}
         self.limits = limits
@@ -151,6 +155,7 @@ class AmoCRMApp:
             r("GET", rf"/api/v4/(?P<entity>{entity})/custom_fields/(?P<id>\d+)",
               f"GET /api/v4/{entity}/custom_fields/{{id}}", self._custom_fields)
         r("GET", r"/api/v4/leads/(?P<id>\d+)/links", "GET /api/v4/leads/{id}/links", self._lead_links)
+        r("GET", r"/api/v4/leads/links", "GET /api/v4/leads/links", self._mass_lead_links)
         for entity in ("leads", "contacts", "companies", "users", "tasks", "events", "sources", "catalogs"):
             r("GET", rf"/api/v4/{entity}", f"GET /api/v4/{entity}", self._list(entity))
             r("GET", rf"/api/v4/{entity}/(?P<id>[0-9a-z]+)", f"GET /api/v4/{entity}/{{id}}", self._single(entity))
@@ -234,7 +239,7 @@ class AmoCRMApp:
         return E.Ctx(self._base(request), P.parse_with(params), self._cursor(), self.account_id)
 
     def _hal(self, payload: Any) -> Response:
-        return Response.json_body(200, payload, content_type=HAL)
+        return Response(200, E.dumps(payload), content_type=HAL)
 
     def _list_response(self, request: Request, spec: E.ListSpec, params: dict[str, Any],
                        fixed: P.Where | None = None) -> Response:
@@ -254,7 +259,11 @@ class AmoCRMApp:
                                              result.has_next)
         else:
             payload["_links"] = ctx.link(request.path)
-        payload["_embedded"] = {spec.key: result.items}
+        items = result.items
+        bad = self.faults.take_corrupt(spec.key) if self.faults is not None else None
+        if bad:  # FaultConfig.corrupt_records, after the first record (see sandbox.common.faults)
+            items = [*items[:1], *bad, *items[1:]]
+        payload["_embedded"] = {spec.key: items}
         return self._hal(payload)
 
     def _list(self, entity: str) -> Handler:
@@ -417,6 +426,38 @@ class AmoCRMApp:
         return self._hal({"_total_items": len(links), "_links": ctx.link(request.path),
                           "_embedded": {"links": links}})
 
+    def _mass_lead_links(self, request: Request, params: dict[str, Any], m: re.Match[str]) -> Response:
+        """`GET /api/v4/leads/links?filter[entity_id][]=..` (entity-links-api.md): the links of many
+        leads in one list; `filter[entity_id]` is required. ⚠ The docs give no maximum number of ids
+        and no paging: we take up to `links_max_entity_ids` ids and page the links like other lists
+        (`page`, `limit` ≤ 250, `_links.next`)."""
+        flt = params.get("filter") if isinstance(params.get("filter"), dict) else {}
+        ids = [P.to_int(v, "filter.entity_id") for v in P.as_list(flt.get("entity_id"))]
+        if not ids:
+            raise P.ValidationFailed("filter.entity_id", "NotBlank", "This value should not be blank.")
+        most = int(self.options["links_max_entity_ids"])
+        if len(ids) > most:
+            raise P.ValidationFailed("filter.entity_id", "Count",
+                                     f"This collection should contain {most} elements or less.")
+        page, limit = P.parse_paging(params, 50, 250)
+        links = E.lead_links(self._cursor(), ids)
+        if flt.get("to_entity_type") not in (None, ""):
+            links = [x for x in links if x["to_entity_type"] == str(flt["to_entity_type"])]
+        if flt.get("to_entity_id") not in (None, ""):
+            to_ids = {P.to_int(v, "filter.to_entity_id") for v in P.as_list(flt["to_entity_id"])}
+            links = [x for x in links if x["to_entity_id"] in to_ids]
+        if flt.get("to_catalog_id") not in (None, ""):
+            cid = P.to_int(flt["to_catalog_id"], "filter.to_catalog_id")
+            links = [x for x in links if (x["metadata"] or {}).get("catalog_id") == cid]
+        items = links[(page - 1) * limit:page * limit]
+        if not items:
+            return Response(204, b"", content_type=HAL)
+        base = self._base(request)
+        return self._hal({"_total_items": len(links), "_page": page,
+                          "_links": E.page_links(base, request.path, request.query_pairs, page,
+                                                 page * limit < len(links)),
+                          "_embedded": {"links": items}})
+
     # ------------------------------------------------------------------ data changing between pages
     def _maybe_mutate(self) -> None:
         p = self._fault_config("mutate_between_pages") or 0.0
@@ -502,6 +543,9 @@ class AmoCRMApp:
             return Response.json_body(200, {"ok": True})
         if action == "mutate":
             return Response.json_body(200, self.mutate())
+        if action == "work-day":  # a day of CRM work on the open database (sandbox/workday.py)
+            return work_day(self._cursor(), self._write_lock, self.account, account_index(self.data_dir, self.account),
+                            request)
         if action == "options":
             if request.method == "POST":
                 body = request.json() or dict(parse_qsl(request.query_string))

@@ -37,7 +37,8 @@ What is emulated, with the doc references ([B24DOCS] = bitrix24/b24restdocs):
   Each call's modelled cost is reported as `time.operating` (see `methods.CostModel`); nested batch
   commands are charged to their own methods, the outer batch is not.
 - **Faults** (sandbox.common.faults): query_limit, operation_limit, expired_token, internal_error,
-  html_error; `expire_tokens_after`; `mutate_between_pages`.
+  html_error; `expire_tokens_after`; `mutate_between_pages`; `corrupt_records` (keyed by method,
+  e.g. `crm.lead.list`); `hold_response`.
 - **Admin** (`/_sandbox/<action>`): expire-tokens, operating, reset-limits; `stats()` adds bucket
   level, budget per method and counters.
 

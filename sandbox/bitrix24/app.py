@@ -20,6 +20,7 @@ from sandbox.common.faults import FaultInjector
 from sandbox.common.http import Request, Response
 from sandbox.common.ratelimit import LeakyBucket, OperatingBudget
 from sandbox.state import BITRIX24_DDL, create_tables
+from sandbox.workday import account_index, work_day
 
 # Exact bodies of the documented errors ([B24DOCS] `limits.md`, `_includes/system-errors.md`,
 # issues bitrix-tools/b24-rest-docs#193, fast_bitrix24#220).
@@ -88,6 +89,7 @@ class Bitrix24App:
     def __init__(self, data_dir: Path | str, account: dict[str, Any], limits: bool = True,
                  options: dict[str, Any] | None = None) -> None:
         self.account = account
+        self.data_dir = Path(data_dir)
         self.name = f"bitrix24:{account.get('account', 'portal')}"
         # serve_all passes one options dict to every emulator: take our known flat keys, and
         # everything under "bitrix24" (checked strictly there, so a typo does not pass silently).
@@ -214,7 +216,23 @@ class Bitrix24App:
         if method == "batch":
             return self._batch(params, user_id)
         status, body, cost, limited = self._call(method, params, user_id)
+        if status == 200 and "result" in body:
+            body["result"] = self._corrupt(method, body["result"])
         return Response.json_body(status, body, api_method=method, limited=limited, cost=cost)
+
+    def _corrupt(self, method: str, result: Any) -> Any:
+        """FaultConfig.corrupt_records: splice malformed records into the first non-empty page of
+        `method` (after its first record, so the page's last ID — which batch references and
+        keyset pagers read — stays a real one)."""
+        if self.faults is None or method not in self.faults.config.corrupt_records:
+            return result
+        rows = result.get("items") if isinstance(result, dict) else result
+        if not isinstance(rows, list) or not rows:
+            return result
+        bad = self.faults.take_corrupt(method)
+        if bad:
+            rows[1:1] = bad
+        return result
 
     def _error(self, status: int, body: dict[str, Any], method: str, limited: str = "") -> Response:
         return Response.json_body(status, body, api_method=method, limited=limited)
@@ -271,6 +289,7 @@ class Bitrix24App:
         if len(items) > BATCH_MAX and self.options["batch_overflow"] == "reject":
             return self._error(400, BATCH_LENGTH, "batch")
         out: dict[str, dict[str, Any]] = {"result": {}, "next": {}, "total": {}, "time": {}, "error": {}}
+        methods: dict[str, str] = {}
         total_cost, limited = 0.0, ""
         for n, (key, call) in enumerate(items):
             if n >= BATCH_MAX:
@@ -289,6 +308,7 @@ class Bitrix24App:
                     if status == 200 and "error" not in body:
                         err = None
                         out["result"][key] = body.get("result")
+                        methods[key] = method
                         if "next" in body:
                             out["next"][key] = body["next"]
                         if "total" in body:
@@ -300,6 +320,8 @@ class Bitrix24App:
                 out["error"][key] = err
                 if halt:
                     break
+        for key, method in methods.items():  # after every reference was resolved on the real rows
+            out["result"][key] = self._corrupt(method, out["result"][key])
         body = {"result": {"result": php_array(out["result"]), "result_error": php_array(out["error"]),
                            "result_total": php_array(out["total"]), "result_next": php_array(out["next"]),
                            "result_time": php_array(out["time"])},
@@ -387,6 +409,9 @@ class Bitrix24App:
         return None
 
     def admin(self, action: str, request: Request) -> Response | None:
+        if action == "work-day":  # a day of CRM work on the open database (sandbox/workday.py)
+            return work_day(self._cursor(), self._write_lock, self.account, account_index(self.data_dir, self.account),
+                            request)
         if action == "expire-tokens":
             return Response.json_body(200, {"expired": self.tokens.expire_all_access()})
         if action == "operating":

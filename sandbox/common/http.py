@@ -158,6 +158,10 @@ class _Handler(BaseHTTPRequestHandler):
                 resp = srv.app.handle(req)
             except Exception as exc:  # an emulator bug must show up as a 500, not a hung socket
                 resp = Response.json_body(500, {"error": "SANDBOX_BUG", "error_description": repr(exc)})
+        resp.body = srv.faults.splice(resp.body)
+        hold = srv.faults.hold(req.path)
+        if hold:  # the request is handled (state changed); the client has not heard back yet
+            time.sleep(hold)
         if fault == "truncate" and resp.status == 200 and len(resp.body) > 2:
             srv.log.record(req, resp.status, len(resp.body) // 2, started, resp=resp, fault=fault)
             self._send(resp, truncate=True)
