@@ -16,6 +16,11 @@ from urllib.parse import urlencode
 
 from sandbox.amocrm import params as P
 
+try:  # serialises a 250-lead page several times faster than json, and passes JSON text through
+    import orjson
+except ImportError:  # pragma: no cover - the stdlib does the same, slower
+    orjson = None
+
 Row = dict[str, Any]
 
 
@@ -26,6 +31,23 @@ def _j(value: Any) -> Any:
     return json.loads(value)
 
 
+def _cfv(value: Any) -> Any:
+    """`custom_fields_values` (the bulk of a page): passed through as pre-serialised JSON when
+    orjson is there (no parse and re-dump per row), null when empty."""
+    if value is None or value in ("[]", "null", ""):
+        return None
+    if orjson is not None and isinstance(value, str):
+        return orjson.Fragment(value)
+    return _j(value) or None
+
+
+def dumps(payload: Any) -> bytes:
+    """A response body: compact UTF-8 JSON (orjson when available: 5-10x faster on big pages)."""
+    if orjson is not None:
+        return orjson.dumps(payload)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 @dataclass
 class Ctx:
     """What a renderer needs besides the row: links base, `with`, a cursor for lookups."""
@@ -33,6 +55,9 @@ class Ctx:
     with_: set[str]
     cursor: Any
     account_id: int
+    # Look-ups for the rows of one page, filled by `ListSpec.prefetch` in a few set-wise queries
+    # (per-row queries made a 250-lead page with `with=catalog_elements` cost ~0.8 s).
+    page: dict[str, Any] = field(default_factory=dict)
 
     def link(self, path: str) -> dict[str, Any]:
         return {"self": {"href": f"{self.base}{path}"}}
@@ -55,6 +80,7 @@ class ListSpec:
     query_columns: tuple[str, ...] = ()  # `query=` searches these (and the id)
     where_extra: Callable[[Any, "P.Where", dict[str, Any]], None] | None = None
     paged: bool = True  # pipelines (at most 50) come in one answer without `_page`
+    prefetch: Callable[[list[Row], Ctx], None] | None = None  # fills `Ctx.page` for a page's rows
 
 
 # --------------------------------------------------------------------------- renderers
@@ -73,7 +99,7 @@ def render_lead(row: Row, ctx: Ctx) -> Row:
         out["source_id"] = row["source_id"]
     if "is_price_modified_by_robot" in ctx.with_:
         out["is_price_modified_by_robot"] = False
-    out.update({"custom_fields_values": _j(row["custom_fields_values"]) or None, "score": row["score"],
+    out.update({"custom_fields_values": _cfv(row["custom_fields_values"]), "score": row["score"],
                 "account_id": row["account_id"] if row["account_id"] is not None else ctx.account_id,
                 "labor_cost": row["labor_cost"], "_links": ctx.link(f"/api/v4/leads/{row['id']}")})
     emb: Row = {"tags": _tags(row), "companies": [
@@ -81,25 +107,51 @@ def render_lead(row: Row, ctx: Ctx) -> Row:
     if "contacts" in ctx.with_:
         emb["contacts"] = [{"id": c["id"], "is_main": bool(c.get("is_main")),
                             "_links": ctx.link(f"/api/v4/contacts/{c['id']}")} for c in _j(row["contacts"]) or []]
+    if "page" not in ctx.page:
+        prefetch_leads([row], ctx)  # a single lead (GET /leads/{id})
     if "loss_reason" in ctx.with_:
         emb["loss_reason"] = []
-        if row["loss_reason_id"]:
-            r = ctx.cursor.execute("SELECT id, name, sort, created_at, updated_at FROM loss_reasons WHERE id = ?",
-                                   [row["loss_reason_id"]]).fetchone()
-            if r:
-                emb["loss_reason"] = [{"id": r[0], "name": r[1], "sort": r[2], "created_at": r[3],
-                                       "updated_at": r[4], "_links": ctx.link(f"/api/v4/leads/loss_reasons/{r[0]}")}]
+        r = ctx.page["loss_reasons"].get(row["loss_reason_id"]) if row["loss_reason_id"] else None
+        if r:
+            emb["loss_reason"] = [{"id": r[0], "name": r[1], "sort": r[2], "created_at": r[3],
+                                   "updated_at": r[4], "_links": ctx.link(f"/api/v4/leads/loss_reasons/{r[0]}")}]
     if "source" in ctx.with_ and row["source_id"]:
-        r = ctx.cursor.execute("SELECT id, name, external_id, pipeline_id FROM sources WHERE id = ?",
-                               [row["source_id"]]).fetchone()
+        r = ctx.page["sources"].get(row["source_id"])
         if r:
             emb["source"] = {"id": r[0], "name": r[1], "external_id": r[2], "pipeline_id": r[3]}
     if "catalog_elements" in ctx.with_:
-        rows = ctx.cursor.execute("SELECT id, catalog_id FROM catalog_elements WHERE lead_id = ? "
-                                  "AND NOT coalesce(is_deleted, FALSE) ORDER BY id", [row["id"]]).fetchall()
-        emb["catalog_elements"] = [{"id": i, "metadata": {"quantity": 1, "catalog_id": c}} for i, c in rows]
+        emb["catalog_elements"] = [{"id": i, "metadata": {"quantity": 1, "catalog_id": c}}
+                                   for i, c in ctx.page["elements"].get(row["id"], ())]
     out["_embedded"] = emb
     return out
+
+
+def lead_elements(cursor: Any, lead_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """Live catalog elements linked to each lead: {lead_id: [(element_id, catalog_id), ...]}."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    if lead_ids:
+        for lead_id, eid, cid in cursor.execute(
+                "SELECT lead_id, id, catalog_id FROM catalog_elements WHERE lead_id IN (SELECT unnest(?::BIGINT[])) "
+                "AND NOT coalesce(is_deleted, FALSE) ORDER BY lead_id, id", [list(lead_ids)]).fetchall():
+            out.setdefault(lead_id, []).append((eid, cid))
+    return out
+
+
+def prefetch_leads(rows: list[Row], ctx: Ctx) -> None:
+    """The `with=` look-ups of a page of leads, one query each (not one per lead)."""
+    ctx.page["page"] = True
+    if "catalog_elements" in ctx.with_:
+        ctx.page["elements"] = lead_elements(ctx.cursor, [r["id"] for r in rows])
+    if "loss_reason" in ctx.with_:
+        ids = sorted({r["loss_reason_id"] for r in rows if r["loss_reason_id"]})
+        ctx.page["loss_reasons"] = {r[0]: r for r in ctx.cursor.execute(
+            "SELECT id, name, sort, created_at, updated_at FROM loss_reasons WHERE id IN (SELECT unnest(?::BIGINT[]))",
+            [ids]).fetchall()} if ids else {}
+    if "source" in ctx.with_:
+        ids = sorted({r["source_id"] for r in rows if r["source_id"]})
+        ctx.page["sources"] = {r[0]: r for r in ctx.cursor.execute(
+            "SELECT id, name, external_id, pipeline_id FROM sources WHERE id IN (SELECT unnest(?::BIGINT[]))",
+            [ids]).fetchall()} if ids else {}
 
 
 def render_contact(row: Row, ctx: Ctx) -> Row:
@@ -107,7 +159,7 @@ def render_contact(row: Row, ctx: Ctx) -> Row:
         "id", "name", "first_name", "last_name", "responsible_user_id", "group_id", "created_by",
         "updated_by", "created_at", "updated_at", "closest_task_at")}
     out.update({"is_deleted": bool(row["is_deleted"]), "is_unsorted": bool(row["is_unsorted"]),
-                "custom_fields_values": _j(row["custom_fields_values"]) or None,
+                "custom_fields_values": _cfv(row["custom_fields_values"]),
                 "account_id": row["account_id"] if row["account_id"] is not None else ctx.account_id,
                 "_links": ctx.link(f"/api/v4/contacts/{row['id']}")})
     emb: Row = {"tags": _tags(row), "companies": [
@@ -124,7 +176,7 @@ def render_company(row: Row, ctx: Ctx) -> Row:
         "id", "name", "responsible_user_id", "group_id", "created_by", "updated_by", "created_at",
         "updated_at", "closest_task_at")}
     out.update({"is_deleted": bool(row["is_deleted"]),
-                "custom_fields_values": _j(row["custom_fields_values"]) or None,
+                "custom_fields_values": _cfv(row["custom_fields_values"]),
                 "account_id": row["account_id"] if row["account_id"] is not None else ctx.account_id,
                 "_links": ctx.link(f"/api/v4/companies/{row['id']}"), "_embedded": {"tags": _tags(row)}})
     return out
@@ -202,7 +254,7 @@ def render_catalog(row: Row, ctx: Ctx) -> Row:
 def render_element(row: Row, ctx: Ctx) -> Row:
     return {"id": row["id"], "name": row["name"], "created_by": row["created_by"], "updated_by": row["updated_by"],
             "created_at": row["created_at"], "updated_at": row["updated_at"], "is_deleted": bool(row["is_deleted"]),
-            "custom_fields_values": _j(row["custom_fields_values"]) or None, "catalog_id": row["catalog_id"],
+            "custom_fields_values": _cfv(row["custom_fields_values"]), "catalog_id": row["catalog_id"],
             "account_id": row["account_id"] if row["account_id"] is not None else ctx.account_id,
             "_links": ctx.link(f"/api/v4/catalogs/{row['catalog_id']}/elements/{row['id']}")}
 
@@ -302,7 +354,8 @@ SPECS: dict[str, ListSpec] = {
                  "status_id": P.ids("status_id"), "closed_at": P.time_range("closed_at"), "price": _price,
                  "group_id": P.ids("group_id"), "loss_reason_id": P.ids("loss_reason_id")},
         orders={"created_at", "updated_at", "id"}, default_order=[("id", "ASC")],
-        base_where=_deleted_where, query_columns=("name", "CAST(custom_fields_values AS VARCHAR)")),
+        base_where=_deleted_where, query_columns=("name", "CAST(custom_fields_values AS VARCHAR)"),
+        prefetch=prefetch_leads),
     "contacts": ListSpec(
         key="contacts", table="contacts", render=render_contact, self_path="/api/v4/contacts/{id}",
         filters=dict(_COMMON), orders={"created_at", "updated_at", "id"}, default_order=[("id", "ASC")],
@@ -399,12 +452,18 @@ def run_list(spec: ListSpec, ctx: Ctx, params: dict[str, Any], filters_enabled: 
     page_ids = [r[0] for r in ctx.cursor.execute(sql, where.params).fetchall()]
     rows: list[Row] = []
     if page_ids:
-        cur = ctx.cursor.execute(f"SELECT * FROM {spec.table} WHERE id IN ({','.join('?' * len(page_ids))})",
-                                 page_ids)
+        if all(isinstance(i, int) for i in page_ids):  # numeric ids: zone maps skip most of the table
+            cur = ctx.cursor.execute(f"SELECT * FROM {spec.table} WHERE id BETWEEN ? AND ? "
+                                     f"AND id IN (SELECT unnest(?::BIGINT[]))", [min(page_ids), max(page_ids), page_ids])
+        else:  # event ids are random strings
+            cur = ctx.cursor.execute(f"SELECT * FROM {spec.table} WHERE id IN ({','.join('?' * len(page_ids))})",
+                                     page_ids)
         names = [d[0] for d in cur.description]
         by_id = {r[names.index("id")]: dict(zip(names, r)) for r in cur.fetchall()}
         rows = [by_id[i] for i in page_ids if i in by_id]
     has_next = len(rows) > limit
+    if spec.prefetch is not None and rows:
+        spec.prefetch(rows[:limit], ctx)
     total = None
     if spec.with_total:
         total = ctx.cursor.execute(f"SELECT count(*) FROM {spec.table} WHERE {where.sql()}", where.params).fetchone()[0]
@@ -426,3 +485,24 @@ def page_links(base: str, path: str, query_pairs: list[tuple[str, str]], page: i
     if page > 1:
         links["prev"] = href(page - 1)
     return links
+
+
+def lead_links(cursor: Any, lead_ids: list[int]) -> list[Row]:
+    """Every link of the given live leads, in the shape of `GET /api/v4/leads/links`
+    (entity-links-api.md, "Массовый список связанных сущностей"): per lead, its contacts
+    (`main_contact`), companies (metadata null), then catalog elements (`quantity`, `catalog_id`)."""
+    ids = sorted({int(i) for i in lead_ids})
+    if not ids:
+        return []
+    rows = cursor.execute("SELECT id, contacts, companies FROM leads WHERE id IN (SELECT unnest(?::BIGINT[])) "
+                          "AND NOT coalesce(is_deleted, FALSE) ORDER BY id", [ids]).fetchall()
+    elements = lead_elements(cursor, [r[0] for r in rows])
+    out: list[Row] = []
+    for lead_id, contacts, companies in rows:
+        def link(to_id: int, to_type: str, metadata: Row | None) -> Row:
+            return {"entity_id": lead_id, "entity_type": "leads", "to_entity_id": to_id, "to_entity_type": to_type,
+                    "metadata": metadata}
+        out += [link(c["id"], "contacts", {"main_contact": bool(c.get("is_main"))}) for c in _j(contacts) or []]
+        out += [link(c["id"], "companies", None) for c in _j(companies) or []]
+        out += [link(e, "catalog_elements", {"quantity": 1, "catalog_id": c}) for e, c in elements.get(lead_id, ())]
+    return out

@@ -276,6 +276,33 @@ def test_catalogs_elements_and_links(amo_ro):
         ("contacts", 40_004), ("companies", 60_004), ("catalog_elements", 70_001)}
 
 
+def test_mass_lead_links_and_with_catalog_elements_agree(amo_ro):
+    """GET /api/v4/leads/links?filter[entity_id][]=.. (entity-links-api.md) and leads
+    `with=catalog_elements` expose the same element→lead links; filter[entity_id] is required."""
+    ids = [lead_id(i) for i in range(1, 40)]
+    body = amo_ro.get("/api/v4/leads/links", [("filter[entity_id][]", i) for i in ids] + [("limit", 250)]).json()
+    links = body["_embedded"]["links"]
+    assert body["_total_items"] == len(links) and "next" not in body["_links"]
+    assert {x["entity_type"] for x in links} == {"leads"} and {x["entity_id"] for x in links} <= set(ids)
+    assert {(x["entity_id"], x["to_entity_type"], x["to_entity_id"]) for x in links} >= {
+        (lead_id(4), "contacts", 40_004), (lead_id(4), "companies", 60_004), (lead_id(4), "catalog_elements", 70_001)}
+    by_links = {(x["entity_id"], x["to_entity_id"], x["metadata"]["catalog_id"]) for x in links
+                if x["to_entity_type"] == "catalog_elements"}
+    leads = amo_ro.get("/api/v4/leads", [("filter[id][]", i) for i in ids] + [
+        ("with", "catalog_elements"), ("limit", 250)]).json()["_embedded"]["leads"]
+    by_with = {(lead["id"], e["id"], e["metadata"]["catalog_id"]) for lead in leads
+               for e in lead["_embedded"]["catalog_elements"]}
+    assert by_links == by_with and by_links
+    only = amo_ro.get("/api/v4/leads/links", [("filter[entity_id][]", i) for i in ids] + [
+        ("filter[to_entity_type]", "catalog_elements")]).json()["_embedded"]["links"]
+    assert {x["to_entity_type"] for x in only} == {"catalog_elements"}
+    page1 = amo_ro.get("/api/v4/leads/links", [("filter[entity_id][]", i) for i in ids] + [("limit", 5)]).json()
+    assert len(page1["_embedded"]["links"]) == 5 and "next" in page1["_links"]
+    bad = amo_ro.get("/api/v4/leads/links")
+    assert bad.status_code == 400 and bad.json()["validation-errors"][0]["errors"][0]["path"] == "filter.entity_id"
+    assert amo_ro.get("/api/v4/leads/links", {"filter[entity_id][]": 999}).status_code == 204
+
+
 def test_links_honour_base_url_option(make_amo):
     amo = make_amo(options={"base_url": "https://amo-test.amocrm.ru"})
     nxt = amo.get("/api/v4/leads", {"limit": 10}).json()["_links"]["next"]["href"]
