@@ -178,7 +178,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "observed": ("Наблюдаемое значение", "Observed"), "threshold": ("Порог", "Threshold"),
     "description": ("Описание", "Description"), "publish_allowed": ("Публикация разрешена", "Publish allowed"),
     "table_name": ("Таблица", "Table"), "row_count": ("Строк", "Rows"),
-    "published_at": ("Опубликовано", "Published at"),
+    "published_at": ("Опубликовано", "Published at"), "source_warehouse": ("Хранилище-источник", "Source warehouse"),
+    "mode": ("Режим проверки", "Mode"), "leads_total": ("Всего лидов", "Leads total"),
+    "leads_flagged": ("Отмечено мусором", "Leads flagged"), "ge_success": ("Great Expectations: успех",
+                                                                          "Great Expectations success"),
 }
 
 TABLES: dict[str, tuple[str, str]] = {

@@ -11,15 +11,16 @@ schema (data-quality runs and gates), so that tests can prove what is and is not
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from warehouse.labels import dbt_descriptions, MARTS_YML  # noqa: F401  (descriptions come from the YAML)
-
 import yaml
+
+from warehouse.labels import MARTS_YML
 
 AS_OF = date(2026, 10, 20)
 MONTHS = [date(2026, m, 1) for m in range(5, 11)]
@@ -78,6 +79,7 @@ def _month_end(m: date) -> date:
     return (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
+@lru_cache(maxsize=2)
 def build_frames(seed: int = 7) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     mgr = _managers()
@@ -366,3 +368,16 @@ def build_fixture_warehouse(path: str | Path, *, marts: list[str] | None = None,
     finally:
         con.close()
     return path
+
+
+def next_run(src: str | Path, dst: str | Path, drop_every: int = 3) -> Path:
+    """A copy of `src` as if the next pipeline run changed the marts: every `drop_every`-th lead is gone."""
+    dst = Path(dst)
+    dst.write_bytes(Path(src).read_bytes())
+    con = duckdb.connect(str(dst))
+    try:
+        con.execute(f"delete from marts.fct_lead_control_points where lead_id % {drop_every} = 0")
+        con.execute(f"delete from marts.fct_funnel where leads_recorded % {drop_every} = 1")
+    finally:
+        con.close()
+    return dst

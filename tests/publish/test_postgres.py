@@ -9,7 +9,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from tests.publish.fixture_warehouse import build_fixture_warehouse
+from tests.publish.fixture_warehouse import next_run
 from warehouse import postgres
 from warehouse.postgres import publish_postgres, reader_can_see
 from warehouse.publish import publish_duckdb
@@ -130,9 +130,10 @@ def test_reader_sees_exactly_the_marts(pg_server, bi_file, published):
     owner.close()
 
 
-def test_republish_swaps_atomically_and_failure_changes_nothing(pg_server, published, tmp_path, monkeypatch):
+def test_republish_swaps_atomically_and_failure_changes_nothing(pg_server, published, fixture_wh, tmp_path,
+                                                               monkeypatch):
     dsn = pg_server.dsn("crm")
-    second = publish_duckdb(build_fixture_warehouse(tmp_path / "wh2.duckdb", seed=3), tmp_path / "bi2.duckdb")
+    second = publish_duckdb(next_run(fixture_wh, tmp_path / "wh2.duckdb"), tmp_path / "bi2.duckdb")
     first_counts = dict(published.tables)
     expected_pairs = {(first_counts["fct_lead_control_points"], first_counts["fct_funnel"]),
                       (second.tables["fct_lead_control_points"], second.tables["fct_funnel"])}
@@ -176,7 +177,7 @@ def test_republish_swaps_atomically_and_failure_changes_nothing(pg_server, publi
 
     monkeypatch.setattr(postgres, "_csv_expr", failing)
     with pytest.raises(RuntimeError, match="disk full"):
-        publish_postgres(published_bi(tmp_path), dsn)
+        publish_postgres(published_bi(fixture_wh, tmp_path), dsn)
     cur.execute("select count(*) from marts.fct_funnel")
     assert cur.fetchone()[0] == second.tables["fct_funnel"]
     cur.execute("select nspname from pg_namespace where nspname like 'marts%'")
@@ -184,5 +185,5 @@ def test_republish_swaps_atomically_and_failure_changes_nothing(pg_server, publi
     con.close()
 
 
-def published_bi(tmp_path):
-    return publish_duckdb(build_fixture_warehouse(tmp_path / "wh3.duckdb", seed=5), tmp_path / "bi3.duckdb").path
+def published_bi(fixture_wh, tmp_path):
+    return publish_duckdb(next_run(fixture_wh, tmp_path / "wh3.duckdb", 4), tmp_path / "bi3.duckdb").path

@@ -12,7 +12,7 @@ import time
 import duckdb
 import pytest
 
-from tests.publish.fixture_warehouse import build_fixture_warehouse, mart_columns
+from tests.publish.fixture_warehouse import build_fixture_warehouse, mart_columns, next_run
 from warehouse.publish import EXPECTED_MARTS, PublishError, publish_duckdb
 
 
@@ -86,7 +86,7 @@ def test_swap_is_atomic_and_an_open_reader_keeps_the_old_marts(fixture_wh, tmp_p
                               text=True)
     try:
         assert int(reader.stdout.readline()) == old
-        new_wh = build_fixture_warehouse(tmp_path / "next.duckdb", seed=99)
+        new_wh = next_run(fixture_wh, tmp_path / "next.duckdb")
         publish_duckdb(new_wh, bi)                 # not blocked by the reader
         new = _count(bi, "fct_lead_control_points")  # a fresh connection sees the new publication
         assert new != old

@@ -145,25 +145,24 @@ def chromium(exe: str, profile: Path, *extra: str) -> list[str]:
 
 
 def render_page(page: Path, screenshot: Path | None = None, *, width: int = 1400, height: int = 5200,
-                budget_ms: int = 20000, timeout: float = 90) -> str:
+                budget_ms: int = 10000, timeout: float = 90) -> str:
     """Load `page` in headless Chromium, let its scripts run, return the DOM; optionally save a PNG."""
     exe = find_chromium()
     if not exe:
         raise FileNotFoundError("chromium")
     url = Path(page).resolve().as_uri()
+    args = [f"--window-size={width},{height}", f"--virtual-time-budget={budget_ms}",
+            "--run-all-compositor-stages-before-draw", "--dump-dom"]
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        screenshot.unlink(missing_ok=True)
+        args.append(f"--screenshot={screenshot}")   # one launch: the DOM after scripts ran, then the picture
     with tempfile.TemporaryDirectory(prefix="crmwh_chromium_") as prof:
-        common = [f"--window-size={width},{height}", f"--virtual-time-budget={budget_ms}",
-                  "--run-all-compositor-stages-before-draw"]
-        dom = subprocess.run(chromium(exe, Path(prof) / "a", *common, "--dump-dom", url), capture_output=True,
-                             text=True, timeout=timeout)
-        if dom.returncode != 0 or "<html" not in dom.stdout:
-            raise RuntimeError(f"chromium --dump-dom failed ({dom.returncode}): {dom.stderr[-2000:]}")
-        if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            shot = subprocess.run(chromium(exe, Path(prof) / "b", *common, f"--screenshot={screenshot}", url),
-                                  capture_output=True, text=True, timeout=timeout)
-            if shot.returncode != 0 or not screenshot.exists():
-                raise RuntimeError(f"chromium --screenshot failed ({shot.returncode}): {shot.stderr[-2000:]}")
+        dom = subprocess.run(chromium(exe, Path(prof), *args, url), capture_output=True, text=True, timeout=timeout)
+    if dom.returncode != 0 or "<html" not in dom.stdout:
+        raise RuntimeError(f"chromium failed ({dom.returncode}): {dom.stderr[-2000:]}")
+    if screenshot is not None and not screenshot.exists():
+        raise RuntimeError(f"chromium wrote no screenshot: {dom.stderr[-2000:]}")
     return dom.stdout
 
 
