@@ -80,3 +80,14 @@ def test_english_headers(bi_file, tmp_path):
     header = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True))
     assert {"Plan", "Fact", "Attainment", "Expected to date", "Run-rate forecast"} <= set(header)
     assert not res.parquet
+
+
+def test_publish_bi_writes_everything_bi_reads(fixture_wh, tmp_path):
+    from warehouse.bi_outputs import publish_bi
+
+    out = publish_bi(fixture_wh, tmp_path, xlsx=False)
+    assert out.publish.path == tmp_path / "bi.duckdb" and out.publish.missing_marts == []
+    assert sorted(p.name for p in out.reports.values()) == ["report_en.html", "report_ru.html"]
+    assert all(p.stat().st_size > 3_000_000 for p in out.reports.values())
+    assert set(out.exports.parquet) == set(out.publish.tables) and not out.exports.xlsx
+    assert out.postgres is None
