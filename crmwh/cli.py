@@ -103,31 +103,92 @@ def sandbox_serve(
     _wait_forever(servers)
 
 
+def _print_summary(summary) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Rows landed ({summary.job}, run {summary.run_id[:8]})")
+    for col in ("landing table", "rows", "requests"):
+        table.add_column(col, justify="right" if col != "landing table" else "left")
+    for key in sorted(summary.rows):
+        table.add_row(key, f"{summary.rows[key]:,}", str(summary.requests.get(key, 0)))
+    if summary.rows:
+        console.print(table)
+    console.print(f"Assets materialized: {len(summary.materialized)}; "
+                  f"checks passed: {len(summary.checks_passed)}, failed: {len(summary.checks_failed)}")
+    for asset, check, severity in summary.checks_failed:
+        colour = "red" if severity.upper() == "ERROR" else "yellow"
+        console.print(f"  [{colour}]✗ {asset} · {check} ({severity})[/{colour}]")
+    for step, message in summary.failures:
+        console.print(f"  [red]step {step} failed:[/red] {message}", soft_wrap=True)
+    quality = summary.metadata.get("quality/lead_junk_flags", {})
+    if quality.get("data_docs"):
+        console.print(f"Data-quality report (Great Expectations Data Docs): {quality['data_docs']}", soft_wrap=True)
+    console.print("[green]Run succeeded.[/green]" if summary.success else "[red]Run failed.[/red]")
+
+
+@app.command()
+def run(
+    full: bool = typer.Option(False, "--full", help="Re-read everything and scan for deletions (else incremental)."),
+    account: Optional[list[str]] = typer.Option(None, "--account", help="Only this account (repeatable)."),
+) -> None:
+    """Run the pipeline once: extract, build the marts, check quality."""
+    from crmwh.pipeline import run_pipeline
+
+    with console.status("Running the pipeline (extract → dbt → quality → marts) …"):
+        summary = run_pipeline(full=full, accounts=account or None)
+    _print_summary(summary)
+    raise typer.Exit(0 if summary.success else 1)
+
+
 @app.command()
 def demo(
     data: Path = typer.Option(DEFAULT_DEMO_DIR, "--data", help="Where the demo CRM lives."),
     leads: int = typer.Option(20_000, help="Leads to generate if the demo CRM does not exist yet."),
     seed: int = typer.Option(42, help="Generator seed."),
-    regenerate: bool = typer.Option(False, help="Generate again even if the demo CRM exists."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving after the checks."),
+    regenerate: bool = typer.Option(False, help="Generate a new CRM and start the warehouse afresh."),
+    serve: bool = typer.Option(False, "--serve/--no-serve", help="Keep serving the sandbox afterwards."),
 ) -> None:
-    """Generate a demo sales department (once), serve it as Bitrix24 and amoCRM, check each server answers."""
-    import requests
+    """The whole pipeline on a demo CRM: generate it, serve it as Bitrix24 + amoCRM (real rate
+    limits on), extract, build the marts, check quality, and say where everything is."""
+    import os
+    import shutil
 
+    from crmwh.pipeline import run_pipeline
+    from crmwh.sandbox_link import link_sandbox
     from sandbox.generator import generate
     from sandbox.serve import serve_all
 
+    warehouse = Path(os.environ.get("CRMWH_WAREHOUSE_PATH") or PROJECT_ROOT / "warehouse" / "crm.duckdb")
+    tokens = data / ".tokens"
     if regenerate or not (data / "manifest.json").exists():
         console.print(f"Generating a demo CRM with {leads:,} leads (seed {seed}) into {data} …")
+        if data.exists():
+            shutil.rmtree(data)
         generate(data, seed=seed, leads=leads)
+        # A new CRM: the old warehouse and stored tokens belong to the previous one.
+        for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+            stale.unlink(missing_ok=True)
     servers = serve_all(data, limits=True)
-    _print_servers(data, servers)
-    for name, srv in servers.items():
-        stats = requests.get(f"{srv.url}/_sandbox/stats", timeout=5).json()
-        console.print(f"[green]✓[/green] {name} answers at {srv.url} ({stats.get('app')})")
-    if serve:
-        _wait_forever(servers)
-    else:
+    try:
+        _print_servers(data, servers)
+        accounts_file, _ = link_sandbox(data)  # the accounts file and secret variables, as in production
+        os.environ["CRMWH_ACCOUNTS_FILE"] = str(accounts_file)
+        os.environ["CRMWH_WAREHOUSE_PATH"] = str(warehouse)
+        os.environ["CRMWH_TOKEN_DIR"] = str(tokens)
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        first = not warehouse.exists()
+        with console.status("Running the pipeline on the demo CRM (extract → dbt → quality → marts) …"):
+            summary = run_pipeline(full=first)
+        _print_summary(summary)
+        console.rule("Where everything is")
+        console.print(f"Warehouse (DuckDB):      {warehouse}", soft_wrap=True)
+        console.print(f"Sandbox CRM and truth:   {data}", soft_wrap=True)
+        console.print("Dagster UI:              crmwh ui", soft_wrap=True)
+        if serve:
+            _wait_forever(servers)
+        if not summary.success:
+            raise typer.Exit(1)
+    finally:
         for s in servers.values():
             s.stop()
 

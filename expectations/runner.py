@@ -119,14 +119,19 @@ def landing_frame(con: duckdb.DuckDBPyConnection, now: pd.Timestamp) -> pd.DataF
         return pd.DataFrame()
     pks = {(r[0], r[1]): r[2] for r in con.execute("""select schema_name, table_name, constraint_column_names
         from duckdb_constraints() where constraint_type = 'PRIMARY KEY'""").fetchall()}
+    if _exists(con, "meta", "landing_tables"):  # landing tables have no PRIMARY KEY: the writer registers keys
+        pks.update({(r[0], r[1]): list(r[2]) for r in con.execute(
+            "select table_schema, table_name, key_columns from meta.landing_tables").fetchall()})
     parts = []
     for schema, table in tables:
-        keys = pks.get((schema, table)) or ["_account"]
-        kl = ", ".join(f'"{k}"' for k in keys)
-        null_k = " or ".join(f'"{k}" is null' for k in keys)
-        parts.append(f"""select '{schema}.{table}' as table_name, count(*) as row_count,
-            count(*) filter (where {null_k}) as null_keys,
-            count(*) - count(distinct ({kl})) as duplicate_keys,
+        keys = pks.get((schema, table))
+        if keys:
+            kl = ", ".join(f'"{k}"' for k in keys)
+            null_k = " or ".join(f'"{k}" is null' for k in keys)
+            key_sql = f"count(*) filter (where {null_k}) as null_keys, count(*) - count(distinct ({kl})) as duplicate_keys"
+        else:  # a table nobody registered a key for: its keys cannot be judged, so none are counted
+            key_sql = "0 as null_keys, 0 as duplicate_keys"
+        parts.append(f"""select '{schema}.{table}' as table_name, count(*) as row_count, {key_sql},
             count(*) filter (where payload is null) as null_payloads,
             max(_extracted_at) as last_extracted_at from {schema}."{table}" """)
     df = con.execute(" union all ".join(parts)).df()

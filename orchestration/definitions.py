@@ -9,18 +9,19 @@ import crmwh  # noqa: F401  (usage statistics off, DAGSTER_HOME with telemetry o
 
 import dagster as dg
 
-from orchestration.defs import amocrm, bitrix24, dbt, quality
+from orchestration.defs import amocrm, bitrix24, dbt, pipeline, quality
 from orchestration.defs.resources import CrmwhResource
 
 
 def build_definitions() -> dg.Definitions:
-    return dg.Definitions.merge(
+    assets = dg.Definitions.merge(
         bitrix24.build_defs(),
         amocrm.build_defs(),
         dbt.build_defs(),
         quality.build_defs(),
         dg.Definitions(resources={"crmwh": CrmwhResource()}),
     )
+    return dg.Definitions.merge(assets, pipeline.build_defs(assets))
 
 
 defs = build_definitions()

@@ -58,6 +58,12 @@ META_DDL = [
     """CREATE TABLE IF NOT EXISTS meta.extract_cursors (
         system VARCHAR NOT NULL, account VARCHAR NOT NULL, entity VARCHAR NOT NULL,
         cursor VARCHAR, updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (system, account, entity))""",
+    # Which columns key each landing table. The tables carry no PRIMARY KEY (an ART index on a
+    # million-row table costs more memory than the merge saves), so readers that need the key —
+    # data-quality checks for null and duplicate keys — look it up here.
+    """CREATE TABLE IF NOT EXISTS meta.landing_tables (
+        table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, key_columns VARCHAR[] NOT NULL,
+        PRIMARY KEY (table_schema, table_name))""",
     """CREATE TABLE IF NOT EXISTS meta.extract_runs (
         batch_id VARCHAR NOT NULL, system VARCHAR NOT NULL, account VARCHAR NOT NULL,
         entity VARCHAR NOT NULL, mode VARCHAR, status VARCHAR, rows BIGINT, deleted BIGINT,
@@ -215,6 +221,8 @@ class Warehouse:
             _account VARCHAR NOT NULL, {keys}{extras}, _modified_at TIMESTAMPTZ,
             _is_deleted BOOLEAN NOT NULL DEFAULT false, _deleted_at TIMESTAMPTZ,
             _extracted_at TIMESTAMPTZ NOT NULL, _batch_id VARCHAR NOT NULL, payload JSON)""")
+        self.con.execute("INSERT OR REPLACE INTO meta.landing_tables VALUES (?, ?, ?)",
+                         [spec.schema, spec.entity, ["_account", *spec.key_names]])
         self._tables.add(spec)
 
     # ------------------------------------------------------------------ writes

@@ -130,3 +130,41 @@ def test_admin_endpoints(server):
     assert [e["path"] for e in log] == ["/a"] and log[0]["status"] == 200
     requests.post(f"{server.url}/_sandbox/reset-stats", timeout=5)
     assert requests.get(f"{server.url}/_sandbox/stats", timeout=5).json()["requests"] == 0
+
+
+def test_work_day_on_running_emulators(tmp_path):
+    """`/_sandbox/work-day` applies the generator's day of CRM work to a running emulator: the
+    records it reports changed are visible through the API at once, dated no later than now."""
+    import time as _time
+
+    from sandbox.generator import generate
+    from sandbox.serve import serve_all
+
+    manifest = generate(tmp_path, seed=2, leads=1200, as_of="2026-11-01")
+    servers = serve_all(tmp_path, limits=False)
+    try:
+        for acc in manifest["accounts"]:
+            url, creds = servers[acc["account"]].url, acc["credentials"]
+            r = requests.post(f"{url}/_sandbox/work-day", json={"seed": 1, "changes": 30}, timeout=60)
+            assert r.status_code == 200, r.text
+            log = r.json()["log"]
+            if acc["system"] == "bitrix24":
+                changed = (log.get("changed", {}).get("crm_lead") or []) + (log.get("added", {}).get("crm_lead") or [])
+                assert changed
+                base = f"{url}/rest/{creds['webhook_user_id']}/{creds['webhook_code']}/crm.lead.get.json"
+                body = requests.get(base, params={"id": changed[0]}, timeout=5).json()["result"]
+                modified = body["DATE_MODIFY"]
+                from datetime import datetime
+                assert datetime.fromisoformat(modified).timestamp() <= _time.time() + 1
+            else:
+                changed = (log.get("changed", {}).get("leads") or []) + (log.get("added", {}).get("leads") or [])
+                assert changed
+                r = requests.get(f"{url}/api/v4/leads/{changed[0]}", timeout=5,
+                                 headers={"Authorization": f"Bearer {creds['long_lived_token']}"})
+                assert r.status_code == 200 and r.json()["updated_at"] <= _time.time() + 1
+        bad = requests.post(f"{servers[manifest['accounts'][0]['account']].url}/_sandbox/work-day",
+                            json={"changes": "many"}, timeout=5)
+        assert bad.status_code == 400
+    finally:
+        for s in servers.values():
+            s.stop()
