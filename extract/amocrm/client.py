@@ -11,7 +11,8 @@
   re-authorised the integration). A 401 on an API call refreshes once and retries.
 - Long-lived tokens (`auth: long_lived`): `AMOCRM_<ACCOUNT>_LONG_LIVED_TOKEN`, no refresh.
 - Limits: 7 requests/s, enforced client-side by a sliding window (`extract.common.window`) shared
-  by every thread of the account. A 429 (non-JSON body, Retry-After not guaranteed) pauses the
+  by every thread of the account, on answer times: a request goes out only a window after the
+  answer to the request 7 places back, so server-side queueing cannot make two windows overlap. A 429 (non-JSON body, Retry-After not guaranteed) pauses the
   window (Retry-After if given, else 1 s doubling) and retries; after `max_429` refusals in one
   run we stop rather than approach the account block (403 HTML after repeated 429s), which is
   reported as an error and never retried.
@@ -73,7 +74,7 @@ class AmoCRMClient:
         self._host = urlsplit(self.base_url).netloc
         rate = int(account.rate_per_second or opts.get("rate_limit_per_second") or account.rate_limit()[0])
         self.limiter = SlidingWindowLimiter(rate, float(opts.get("rate_window_seconds", 1.0)),
-                                            float(opts.get("rate_margin_seconds", 0.08)))
+                                            float(opts.get("rate_margin_seconds", 0.02)))
         self.max_429 = int(opts.get("max_429", 6))
         self.session = make_session(pool_size=8)
         self.timeout = (self.settings.http_connect_timeout, float(opts.get("read_timeout", 60.0)))
@@ -181,20 +182,29 @@ class AmoCRMClient:
 
     # ------------------------------------------------------------------ HTTP
     def _send(self, method: str, url: str, **kw: Any) -> HttpResult:
-        self.limiter.acquire()
+        slot = self.limiter.acquire()
         with self._counter_lock:
             self.counters.requests += 1
             key = urlsplit(url).path
             self.counters.by_path[key] = self.counters.by_path.get(key, 0) + 1
         started = time.monotonic()
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, **kw)
-            body = resp.content
+            # stream=True returns at the headers: the server has counted the request by then,
+            # which is what the window needs to know (extract.common.window); the body is then
+            # read in one call (no GIL hand-offs per 10 KB step, see extract.common.http).
+            resp = self.session.request(method, url, timeout=self.timeout, stream=True, **kw)
+            self.limiter.done(slot)
+            try:
+                body = resp.raw.read(decode_content=True)
+            finally:
+                resp.close()
         except Exception as exc:  # noqa: BLE001 - requests' connection/timeout/chunked errors
             import requests
+            import urllib3.exceptions
 
-            if isinstance(exc, (requests.ConnectionError, requests.Timeout,
-                                requests.exceptions.ChunkedEncodingError)):
+            self.limiter.done(slot)
+            if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                                urllib3.exceptions.HTTPError, OSError)):
                 raise TransientError(f"{method} {url}: {type(exc).__name__}") from None
             raise
         headers = {k.lower(): v for k, v in resp.headers.items()}
