@@ -79,6 +79,8 @@ class Sandbox:
     def start(self, limits: bool = False, **options: Any) -> "Sandbox":
         from sandbox.serve import serve_all
 
+        if self.servers:
+            return self
         self.servers = serve_all(self.data_dir, limits=limits, base_port=self.base_port, options=options or None)
         self.info = json.loads((self.data_dir / "servers.json").read_text())
         for name, cfg in self.faults.items():
