@@ -9,7 +9,7 @@ import crmwh  # noqa: F401  (usage statistics off, DAGSTER_HOME with telemetry o
 
 import dagster as dg
 
-from orchestration.defs import amocrm, bitrix24, dbt, pipeline, quality
+from orchestration.defs import amocrm, bitrix24, dbt, pipeline, publish, quality
 from orchestration.defs.resources import CrmwhResource
 
 
@@ -19,6 +19,7 @@ def build_definitions() -> dg.Definitions:
         amocrm.build_defs(),
         dbt.build_defs(),
         quality.build_defs(),
+        publish.build_defs(),
         dg.Definitions(resources={"crmwh": CrmwhResource()}),
     )
     return dg.Definitions.merge(assets, pipeline.build_defs(assets))

@@ -59,6 +59,11 @@ def test_whole_graph_full_then_incremental(demo_env):
                              " + (select count(*) from raw_amocrm.leads where not _is_deleted)").fetchone()[0]
     assert 0 < leads_in_mart <= landed
 
+    published = base / "bi.duckdb"
+    assert published.exists() and (base / "reports" / "report_ru.html").exists()
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_lead_control_points").fetchone()[0] == leads_in_mart
+
     # A day of CRM work, then the hourly incremental job: it reads only what changed.
     for srv in servers.values():
         r = requests.post(srv.url + "/_sandbox/work-day", json={"seed": 3, "changes": 40}, timeout=60)
@@ -66,3 +71,50 @@ def test_whole_graph_full_then_incremental(demo_env):
     incremental = run_pipeline(full=False)
     assert incremental.success, incremental.failures
     assert sum(incremental.requests.values()) < sum(full.requests.values())
+
+
+def _fingerprint(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_critical_failure_blocks_publishing_and_release_publishes(demo_env, tmp_path, monkeypatch):
+    """A critical data-quality failure stops publishing — through the whole job and when the
+    publish asset runs alone — while the previously published marts stay readable; fixing the
+    cause releases it."""
+    import dagster as dg
+
+    from crmwh.pipeline import run_pipeline, summarize
+    from orchestration.definitions import defs
+
+    base, data, servers = demo_env
+    published = base / "bi.duckdb"
+    if not published.exists():
+        assert run_pipeline(full=True).success
+    before = _fingerprint(published)
+
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("gating:\n  max_junk_share: 0.0001\n", encoding="utf-8")  # any junk at all is critical
+    monkeypatch.setenv("CRMWH_QUALITY_CONFIG", str(strict))
+    blocked = run_pipeline(full=False)
+    assert not blocked.success
+    assert ("quality/lead_junk_flags", "junk_share", "ERROR") in blocked.checks_failed
+    assert "publish/bi" not in blocked.materialized
+    assert _fingerprint(published) == before
+    with duckdb.connect(str(published), read_only=True) as con:  # still readable by BI
+        assert con.execute("select count(*) from marts.fct_funnel").fetchone()[0] > 0
+
+    # The publish asset alone (Dagster's blocking does not apply here): it checks the gate itself.
+    job = defs.resolve_implicit_global_asset_job_def()
+    alone = summarize(job.execute_in_process(asset_selection=[dg.AssetKey(["publish", "bi"])],
+                                             instance=dg.DagsterInstance.get(), raise_on_error=False))
+    assert not alone.success
+    assert any("Publishing blocked" in msg and "junk_share" in msg for _, msg in alone.failures), alone.failures
+    assert _fingerprint(published) == before
+
+    monkeypatch.delenv("CRMWH_QUALITY_CONFIG")
+    released = run_pipeline(full=False)
+    assert released.success, (released.failures, released.checks_failed)
+    assert "publish/bi" in released.materialized
+    assert _fingerprint(published) != before

@@ -14,6 +14,7 @@ kind of downstream asset.
 
 # No `from __future__ import annotations`: Dagster inspects the asset function's annotations.
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -60,7 +61,8 @@ def junk_detection(context: dg.AssetExecutionContext, crmwh: CrmwhResource):
     """Junk rules + Great Expectations over the canonical leads; writes the quality schema."""
     settings = crmwh.settings()
     gx_dir = Path(settings.warehouse_path).resolve().parent / "gx"
-    result = run_quality(settings.warehouse_path, gx_dir=gx_dir)
+    # Thresholds: expectations/junk_rules.yaml, overridden by the file in CRMWH_QUALITY_CONFIG if set.
+    result = run_quality(settings.warehouse_path, gx_dir=gx_dir, config=os.environ.get("CRMWH_QUALITY_CONFIG") or None)
     by_rule = result.flags.groupby("rule").size().to_dict() if len(result.flags) else {}
     meta = {"run_id": result.run_id, "leads_total": result.leads_total, "leads_checked": result.leads_checked,
             "flags": len(result.flags), "flags_by_rule": dg.MetadataValue.json({k: int(v) for k, v in by_rule.items()}),
