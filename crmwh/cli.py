@@ -141,6 +141,75 @@ def run(
 
 
 @app.command()
+def doctor() -> None:
+    """Check configuration, credentials and connectivity of every account, and the warehouse."""
+    from crmwh.doctor import run_doctor
+
+    findings = run_doctor()
+    for f in findings:
+        mark = "[green]✓[/green]" if f.ok else "[red]✗[/red]"
+        console.print(f"{mark} {f.what}: {f.detail}", soft_wrap=True)
+    raise typer.Exit(0 if all(f.ok for f in findings) else 1)
+
+
+@app.command()
+def publish() -> None:
+    """Publish the marts to BI (bi.duckdb, reports, exports, PostgreSQL) if quality allows it."""
+    import dagster as dg
+
+    from crmwh.pipeline import summarize
+    from orchestration.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(asset_selection=[dg.AssetKey(["publish", "bi"])],
+                                    instance=dg.DagsterInstance.get(), raise_on_error=False,
+                                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    summary = summarize(result)
+    meta = summary.metadata.get("publish/bi", {})
+    for key in ("bi_duckdb", "report_ru", "report_en", "exports"):
+        if key in meta:
+            console.print(f"{key}: {meta[key]}", soft_wrap=True)
+    for _, message in summary.failures:
+        console.print(f"[red]{message}[/red]", soft_wrap=True)
+    raise typer.Exit(0 if summary.success else 1)
+
+
+@app.command()
+def export(
+    xlsx: bool = typer.Option(True, "--xlsx/--no-xlsx", help="Excel files with readable headers."),
+    parquet: bool = typer.Option(True, "--parquet/--no-parquet", help="Parquet files."),
+    lang: str = typer.Option("ru", help="Header language: ru or en."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default: beside the warehouse, reports/)."),
+) -> None:
+    """Export every published mart to Parquet and XLSX."""
+    from extract.common.config import Settings
+    from warehouse.exports import export_marts
+
+    wh = Path(Settings().warehouse_path).resolve()
+    bi = wh.with_name("bi.duckdb")
+    if not bi.exists():
+        console.print(f"[red]{bi} does not exist: run `crmwh run` (or `crmwh publish`) first[/red]")
+        raise typer.Exit(1)
+    result = export_marts(bi, out or wh.parent / "reports", parquet=parquet, xlsx=xlsx, lang=lang)
+    for name, rows in sorted(result.rows.items()):
+        console.print(f"{name}: {rows:,} rows")
+    console.print(f"Exports in {result.out_dir}", soft_wrap=True)
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="Port of the Dagster UI (127.0.0.1).")) -> None:
+    """Open the Dagster UI on the pipeline's definitions (dagster dev)."""
+    import os
+    import sys
+
+    from crmwh.privacy import ensure_dagster_home
+
+    ensure_dagster_home()
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(str(dagster), [str(dagster), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)])
+
+
+@app.command()
 def demo(
     data: Path = typer.Option(DEFAULT_DEMO_DIR, "--data", help="Where the demo CRM lives."),
     leads: int = typer.Option(20_000, help="Leads to generate if the demo CRM does not exist yet."),
@@ -148,8 +217,7 @@ def demo(
     regenerate: bool = typer.Option(False, help="Generate a new CRM and start the warehouse afresh."),
     serve: bool = typer.Option(False, "--serve/--no-serve", help="Keep serving the sandbox afterwards."),
 ) -> None:
-    """The whole pipeline on a demo CRM: generate it, serve it as Bitrix24 + amoCRM (real rate
-    limits on), extract, build the marts, check quality, and say where everything is."""
+    """The whole pipeline on a generated demo CRM served as Bitrix24 + amoCRM, with real rate limits."""
     import os
     import shutil
 
@@ -182,6 +250,14 @@ def demo(
         _print_summary(summary)
         console.rule("Where everything is")
         console.print(f"Warehouse (DuckDB):      {warehouse}", soft_wrap=True)
+        published = summary.metadata.get("publish/bi", {})
+        for key, label in (("bi_duckdb", "BI file (read-only):    "), ("report_ru", "Report (Russian):       "),
+                           ("report_en", "Report (English):       "), ("exports", "Parquet/XLSX exports:   ")):
+            if key in published:
+                console.print(f"{label} {published[key]}", soft_wrap=True)
+        quality = summary.metadata.get("quality/lead_junk_flags", {})
+        if quality.get("data_docs"):
+            console.print(f"Data-quality report:      {quality['data_docs']}", soft_wrap=True)
         console.print(f"Sandbox CRM and truth:   {data}", soft_wrap=True)
         console.print("Dagster UI:              crmwh ui", soft_wrap=True)
         if serve:
