@@ -32,11 +32,16 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def parse_int(value: Any) -> int:
-    """A record id: int or a decimal string. Raises ValueError otherwise."""
+    """A record id: int or a decimal string that fits the BIGINT key columns. Raises ValueError
+    otherwise (a 20-digit id would otherwise fail the whole chunk's merge, not just its record)."""
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not an integer id: {value!r}")
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
-    raise ValueError(f"not an integer id: {value!r}")
+        n = value
+    elif isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        n = int(value)
+    else:
+        raise ValueError(f"not an integer id: {value!r}")
+    if not -(2 ** 63) <= n < 2 ** 63:
+        raise ValueError(f"integer id out of the 64-bit range: {value!r}")
+    return n
