@@ -243,6 +243,8 @@ def demo(
         os.environ["CRMWH_ACCOUNTS_FILE"] = str(accounts_file)
         os.environ["CRMWH_WAREHOUSE_PATH"] = str(warehouse)
         os.environ["CRMWH_TOKEN_DIR"] = str(tokens)
+        # The head of sales' plans file: the generator writes the one this demo company keeps.
+        os.environ.setdefault("CRMWH_PLANS_FILE", str(data / "truth" / "plans.xlsx"))
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         first = not warehouse.exists()
         with console.status("Running the pipeline on the demo CRM (extract → dbt → quality → marts) …"):

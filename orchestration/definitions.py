@@ -9,7 +9,7 @@ import crmwh  # noqa: F401  (usage statistics off, DAGSTER_HOME with telemetry o
 
 import dagster as dg
 
-from orchestration.defs import amocrm, bitrix24, dbt, pipeline, publish, quality
+from orchestration.defs import amocrm, bitrix24, dbt, pipeline, plans, publish, quality
 from orchestration.defs.resources import CrmwhResource
 
 
@@ -17,6 +17,7 @@ def build_definitions() -> dg.Definitions:
     assets = dg.Definitions.merge(
         bitrix24.build_defs(),
         amocrm.build_defs(),
+        plans.build_defs(),
         dbt.build_defs(),
         quality.build_defs(),
         publish.build_defs(),

@@ -24,7 +24,7 @@ def demo_env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     accounts_file, env = link_sandbox(data, apply=False)
     for k, v in {**env, "CRMWH_ACCOUNTS_FILE": str(accounts_file), "CRMWH_WAREHOUSE_PATH": str(base / "wh.duckdb"),
-                 "CRMWH_TOKEN_DIR": str(base / "tokens")}.items():
+                 "CRMWH_TOKEN_DIR": str(base / "tokens"), "CRMWH_PLANS_FILE": str(data / "truth" / "plans.xlsx")}.items():
         mp.setenv(k, v)
     mp.setenv("DAGSTER_HOME", str(base / "dagster_home"))
     ensure_dagster_home()
@@ -55,6 +55,9 @@ def test_whole_graph_full_then_incremental(demo_env):
         assert {"fct_lead_control_points", "fct_funnel", "fct_plan_vs_fact", "fct_manager_daily_activity",
                 "fct_daily_targets", "fct_payment_forms", "fct_sales_channels", "fct_data_quality"} <= marts
         leads_in_mart = con.execute("select count(*) from marts.fct_lead_control_points").fetchone()[0]
+        # the plans file reached plan vs fact through plans/sales_plans → int_sales_plans
+        planned = con.execute("select count(*) from marts.fct_plan_vs_fact where plan_value is not null").fetchone()[0]
+        assert planned > 0
         landed = con.execute("select (select count(*) from raw_bitrix24.leads where not _is_deleted)"
                              " + (select count(*) from raw_amocrm.leads where not _is_deleted)").fetchone()[0]
     assert 0 < leads_in_mart <= landed

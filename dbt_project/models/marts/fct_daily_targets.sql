@@ -8,7 +8,7 @@ plans as (
 
     select cast(period_start as date) as month_start, scope_type, scope_id, scope_name,
         cast(target as double precision) as planned_contracts
-    from {{ ref('sales_plans') }}
+    from {{ ref('int_sales_plans') }}
     where metric = 'contracts' and scope_type in ('company', 'branch', 'department', 'manager')
 
 ),
@@ -33,7 +33,7 @@ facts as (
 
 scoped as (
 
-    select 'company' as scope_type, cast(null as varchar) as scope_id, month_start, metric, fact_value from facts
+    select 'company' as scope_type, '*' as scope_id, month_start, metric, fact_value from facts
     union all
     select 'branch', branch, month_start, metric, fact_value from facts where branch is not null
     union all
@@ -54,7 +54,7 @@ trailing_facts as (
     from plans
     inner join scoped
         on plans.scope_type = scoped.scope_type
-        and (plans.scope_type = 'company' or plans.scope_id = scoped.scope_id)
+        and (case when plans.scope_type = 'company' then '*' else plans.scope_id end) = scoped.scope_id
         and scoped.month_start < plans.month_start
         and scoped.month_start >= cast(plans.month_start - interval '{{ var("trailing_conversion_months") }} months' as date)
     group by 1, 2, 3

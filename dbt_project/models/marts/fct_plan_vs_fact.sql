@@ -10,7 +10,7 @@ plans as (
         cast(period_start as date) as plan_month,
         scope_type, scope_id, scope_name, metric,
         cast(target as double precision) as target
-    from {{ ref('sales_plans') }}
+    from {{ ref('int_sales_plans') }}
 
 ),
 
@@ -97,7 +97,7 @@ facts as (
 
 scoped_facts as (
 
-    select 'company' as scope_type, cast(null as varchar) as scope_id, metric, fact_date, fact_value from facts
+    select 'company' as scope_type, '*' as scope_id, metric, fact_date, fact_value from facts
     union all
     select 'branch', branch, metric, fact_date, fact_value from facts where branch is not null
     union all
@@ -125,7 +125,8 @@ fact_days as (
     inner join scoped_facts
         on planned_scopes.scope_type = scoped_facts.scope_type
         and planned_scopes.metric = scoped_facts.metric
-        and (planned_scopes.scope_type = 'company' or planned_scopes.scope_id = scoped_facts.scope_id)
+        and (case when planned_scopes.scope_type = 'company' then '*' else planned_scopes.scope_id end)
+            = scoped_facts.scope_id
     group by 1, 2, 3, 4
 
 ),

@@ -40,9 +40,17 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
 
 
+def _newest_source_mtime() -> float:
+    files = [p for d in ("models", "macros", "seeds", "tests") for p in (DBT_DIR / d).rglob("*") if p.is_file()]
+    files += [DBT_DIR / "dbt_project.yml", DBT_DIR / "profiles.yml"]
+    return max((p.stat().st_mtime for p in files if p.exists()), default=0.0)
+
+
 def ensure_manifest() -> Path:
-    """Parse the project if its manifest is missing (a fresh clone); `dbt parse` needs no database."""
-    if not project.manifest_path.exists():
+    """Parse the project when its manifest is missing (a fresh clone) or older than any model,
+    macro, seed or project file; `dbt parse` needs no database."""
+    manifest = project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         dbt_resource().cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project.manifest_path
 
