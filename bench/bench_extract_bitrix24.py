@@ -6,13 +6,21 @@ separate process with the real limits (leaky bucket and the 480 s/10 min operati
 
 1. ours, leads only: `Bitrix24Extractor.run(["leads"])` in a child process → requests, wall,
    floor = max(0, requests − burst) ÷ rate + the server's own processing time (sum of the request
-   log's `ms`), wall ÷ floor, rate-limit violations (the server's counters), peak RSS;
+   log's `ms`: from reading a request to having rendered its answer), wall ÷ floor, rate-limit
+   violations (the server's counters), peak RSS. The extractor sends a keyset batch while the
+   previous answer is still being parsed, but only after that answer has fully arrived, so the
+   server never works on two of our requests at once; `server_overlap_s` (sum of `ms` minus the
+   union of the request intervals) proves it — were it > 0, the sum would overstate the floor and
+   `wall_over_busy` (wall ÷ that union) would be the figure to quote;
 2. ours, every entity (`--all-entities`): requests per 1,000 records per entity;
 3. fast_bitrix24 `get_all("crm.lead.list")` with the same select, after the server's limits are
    reset → wall, requests, refusals, whether it met OPERATION_TIME_LIMIT.
 
-`--rss-leads 1000000` adds a peak-RSS run at that size (limits off there: the operating budget
-would only stretch a memory measurement to ~40 min; memory does not depend on the pace).
+`--rss-leads 1000000` adds a peak-RSS run at that size (limits off there, in the server and in
+the client's own pacing: the operating budget would only stretch a memory measurement to ~40 min;
+memory does not depend on the pace), with the
+RSS sampled every 0.25 s: `rss_by_progress` is the RSS when 10 %, 20 %, … of the rows had landed
+(flat = independent of the data size).
 
     .venv/bin/python bench/bench_extract_bitrix24.py --leads 20000 100000 --all-entities --rss-leads 1000000
 """
@@ -26,6 +34,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,9 +82,16 @@ class Server:
     def stats(self) -> dict:
         return requests.get(self.url + "/_sandbox/stats", timeout=30).json()
 
-    def server_seconds(self) -> float:
+    def server_seconds(self) -> tuple[float, float]:
+        """(sum of the request log's processing times, seconds in which ≥ 1 request was processed)."""
         entries = requests.get(self.url + "/_sandbox/requests", timeout=60).json()["requests"]
-        return sum(e["ms"] for e in entries) / 1000.0
+        spans = sorted((e["ts"] - e["ms"] / 1000.0, e["ts"]) for e in entries)
+        busy, end = 0.0, float("-inf")
+        for a, b in spans:
+            if b > end:
+                busy += b - max(a, end)
+                end = b
+        return sum(e["ms"] for e in entries) / 1000.0, busy
 
     def stop(self) -> None:
         self.proc.kill()
@@ -90,15 +106,48 @@ def worker_ours(args) -> dict:
 
     os.environ["BITRIX24_B24_MSK_WEBHOOK_URL"] = args.webhook
     acc = AccountConfig(name="b24-msk", system="bitrix24", auth="webhook", plan=args.plan)
+    if args.no_client_limits:  # the server's limits are off too (RSS run): don't pace ourselves either
+        acc = AccountConfig(name="b24-msk", system="bitrix24", auth="webhook", plan=args.plan,
+                            rate_per_second=1000.0, burst=100000, operating_limit_seconds=1e9)
     wh_path = Path(args.warehouse)
     for p in (wh_path, Path(str(wh_path) + ".wal")):
         p.unlink(missing_ok=True)
     settings = Settings(warehouse_path=wh_path, token_dir=wh_path.parent / "tokens")
+    samples: list[tuple[float, float, int]] = []  # (seconds, RSS MB, rows landed)
+    landed = [0]
+    merge = Warehouse.merge
+
+    def counting_merge(self, *a, **kw):  # noqa: ANN001 - a thin probe around the real merge
+        n = merge(self, *a, **kw)
+        landed[0] += n
+        return n
+
+    Warehouse.merge = counting_merge
+    stop = threading.Event()
     t = time.perf_counter()
+
+    def sample() -> None:
+        while not stop.wait(0.25):
+            with open("/proc/self/statm") as fh:
+                rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+            samples.append((time.perf_counter() - t, rss, landed[0]))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     with Warehouse(wh_path) as wh:
-        runs = Bitrix24Extractor(acc, wh, settings).run(args.entities or None, reconcile=False)
+        ex = Bitrix24Extractor(acc, wh, settings)
+        runs = ex.run(args.entities or None, reconcile=False)
     wall = time.perf_counter() - t
+    stop.set()
+    sampler.join()
+    total = max(1, landed[0])
+    by_progress = {}
+    for pct in range(10, 101, 10):
+        at = [rss for _, rss, n in samples if n >= total * pct / 100]
+        by_progress[f"{pct}%"] = round(at[0]) if at else round(samples[-1][1]) if samples else None
     return {"wall": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_by_progress": by_progress, "pipelined_batches": ex.client.counters.pipelined,
+            "speculation_dropped": ex.client.counters.speculation_dropped,
             "runs": [{k: getattr(r, k) for k in ("entity", "rows", "requests", "rate_limit_refusals",
                                                  "rate_limit_waits", "status", "error", "seconds")} for r in runs]}
 
@@ -121,7 +170,9 @@ def child(kind: str, **kw) -> dict:
     for k, v in kw.items():
         if v is None:
             continue
-        if isinstance(v, list):
+        if v == "":
+            cmd.append(f"--{k.replace('_', '-')}")
+        elif isinstance(v, list):
             cmd += [f"--{k}", *map(str, v)]
         else:
             cmd += [f"--{k}", str(v)]
@@ -143,19 +194,24 @@ def bench_size(out: Path, leads: int, all_entities: bool, fast: bool) -> dict:
     try:
         srv.reset()
         r = child("ours", webhook=srv.webhook, plan=plan, warehouse=out / f"wh_{leads}.duckdb", entities=["leads"])
-        st, server_s = srv.stats(), srv.server_seconds()
+        st, (server_s, busy_s) = srv.stats(), srv.server_seconds()
         rows = r["runs"][0]["rows"]
         floor = max(0, st["requests"] - burst) / rate + server_s
         res["ours"] = {"rows": rows, "requests": st["requests"], "req_per_1000": 1000 * st["requests"] / rows,
-                       "wall_s": r["wall"], "server_s": server_s, "floor_s": floor, "wall_over_floor": r["wall"] / floor,
-                       "violations": st["rate_limit_violations"], "peak_rss_mb": r["peak_rss_mb"]}
+                       "wall_s": r["wall"], "server_s": server_s, "server_overlap_s": server_s - busy_s,
+                       "floor_s": floor, "wall_over_floor": r["wall"] / floor,
+                       "wall_over_busy": r["wall"] / (max(0, st["requests"] - burst) / rate + busy_s),
+                       "violations": st["rate_limit_violations"], "peak_rss_mb": r["peak_rss_mb"],
+                       "rss_by_progress": r["rss_by_progress"], "pipelined_batches": r["pipelined_batches"],
+                       "speculation_dropped": r["speculation_dropped"]}
         print(f"  ours leads: {res['ours']}", flush=True)
         if all_entities:
             srv.reset()
             r = child("ours", webhook=srv.webhook, plan=plan, warehouse=out / f"wh_{leads}_all.duckdb")
-            st, server_s = srv.stats(), srv.server_seconds()
+            st, (server_s, busy_s) = srv.stats(), srv.server_seconds()
             floor = max(0, st["requests"] - burst) / rate + server_s
             res["ours_all"] = {"wall_s": r["wall"], "requests": st["requests"], "server_s": server_s,
+                               "server_overlap_s": server_s - busy_s,
                                "floor_s": floor, "wall_over_floor": r["wall"] / floor,
                                "violations": st["rate_limit_violations"], "peak_rss_mb": r["peak_rss_mb"],
                                "entities": {x["entity"]: {"rows": x["rows"], "requests": x["requests"],
@@ -184,10 +240,12 @@ def bench_rss(out: Path, leads: int) -> dict:
     plan = manifest["accounts"][0].get("plan", "standard")
     srv = Server(out / f"b24_{leads}", limits=False)
     try:
-        r = child("ours", webhook=srv.webhook, plan=plan, warehouse=out / f"wh_{leads}.duckdb", entities=["leads"])
+        r = child("ours", webhook=srv.webhook, plan=plan, warehouse=out / f"wh_{leads}.duckdb", entities=["leads"],
+                  no_client_limits="")
     finally:
         srv.stop()
-    res = {"leads": leads, "rows": r["runs"][0]["rows"], "wall_s": r["wall"], "peak_rss_mb": r["peak_rss_mb"]}
+    res = {"leads": leads, "rows": r["runs"][0]["rows"], "wall_s": r["wall"], "peak_rss_mb": r["peak_rss_mb"],
+           "rss_by_progress": r["rss_by_progress"]}
     print(f"  rss run: {res}", flush=True)
     return res
 
@@ -199,25 +257,29 @@ def main() -> None:
     ap.add_argument("--no-fast", action="store_true", help="skip the fast_bitrix24 comparison")
     ap.add_argument("--rss-leads", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--rss-out", type=Path, help="where the --rss-leads sandbox lives (default: --out)")
     # worker mode
     ap.add_argument("--worker", choices=["ours", "fast"])
     ap.add_argument("--webhook")
     ap.add_argument("--plan", default="standard")
     ap.add_argument("--warehouse")
     ap.add_argument("--entities", nargs="*")
+    ap.add_argument("--no-client-limits", action="store_true")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker_ours(args) if args.worker == "ours" else worker_fast(args), default=str))
         return
     args.out.mkdir(parents=True, exist_ok=True)
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+              "load_average": os.getloadavg(),
               "machine": platform.platform(), "python": platform.python_version(), "sizes": []}
     for n in args.leads:
         print(f"{n} leads", flush=True)
         report["sizes"].append(bench_size(args.out, n, args.all_entities, not args.no_fast))
     if args.rss_leads:
         print(f"{args.rss_leads} leads (peak RSS)", flush=True)
-        report["rss"] = bench_rss(args.out, args.rss_leads)
+        (args.rss_out or args.out).mkdir(parents=True, exist_ok=True)
+        report["rss"] = bench_rss(args.rss_out or args.out, args.rss_leads)
     path = args.out / "bench_extract_bitrix24.json"
     path.write_text(json.dumps(report, indent=1, default=str))
     print(json.dumps(report, indent=1, default=str))

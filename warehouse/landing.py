@@ -130,7 +130,7 @@ def _lit(value: str) -> str:
 class Warehouse:
     """One writer's connection to the warehouse (see the module docstring)."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, memory_limit: str = "128MB",
+    def __init__(self, path: str | Path = DEFAULT_PATH, memory_limit: str = "64MB",
                  row_group_size: int = ROW_GROUP_SIZE) -> None:
         self.path = str(path)
         self._lock_fh = None
@@ -142,6 +142,9 @@ class Warehouse:
         except (duckdb.IOException, duckdb.BinderException) as exc:
             self._release_lock()
             raise WarehouseLocked(f"cannot open {self.path} for writing: {exc}") from None
+        # 64 MB caps the buffer pool's cache of freshly written table blocks (~80 MB at 128 MB, for
+        # nothing: a writer rarely re-reads them); merges and tombstone scans need far less, and
+        # DuckDB spills to <file>.tmp past it.
         self.con.execute(f"SET memory_limit='{memory_limit}'")
         self.con.execute("SET preserve_insertion_order=false")
         self.con.execute("SET allocator_flush_threshold='16MB'")  # hand freed memory back sooner
@@ -384,10 +387,18 @@ def dumps(record: Any) -> str:
     """The JSON text stored in `payload` (compact, non-ASCII kept as is). orjson when available
     (5-10x faster: less time holding the GIL while the next page downloads); it writes NaN and
     infinities as null, which is what JSON has for them. The stdlib for what orjson refuses
-    (integers beyond 64 bits)."""
+    (integers beyond 64 bits). A string that is not valid Unicode (a lone surrogate: `\\ud800` is
+    valid JSON) raises ValueError here, so the extractor quarantines that one record instead of the
+    whole chunk failing when the batch is encoded for the merge."""
     if orjson is not None:
         try:
             return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:
             pass
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"a string is not valid Unicode (lone surrogate {text[exc.start:exc.end]!r} "
+                         f"at character {exc.start})") from None
+    return text

@@ -33,6 +33,10 @@ from warehouse.landing import LandingRow, QuarantineRow, TableSpec, Warehouse, d
 
 log = get_logger(__name__)
 SYSTEM = "bitrix24"
+# Pages parsed ahead of the landing thread: one batch. keyset_pages already has the next batch in
+# flight while this one is consumed; a deeper queue only holds more parsed records (~6 KB of Python
+# objects per lead) when landing is the slower side.
+PREFETCH_PAGES = 50
 
 
 def _server_start(t: dict[str, Any] | None) -> str | None:
@@ -216,7 +220,7 @@ class Bitrix24Extractor:
     def _stream(self, entity: Entity, run: EntityRun, params: dict[str, Any], after: int,
                 cursor_for, chunk: int, on_page=None) -> None:
         pages = prefetch(keyset_pages(self.client, entity.method, params, id_field=entity.id_field,
-                                      wrapper=entity.wrapper, after_id=after), depth=100)
+                                      wrapper=entity.wrapper, after_id=after), depth=PREFETCH_PAGES)
         rows: list[LandingRow] = []
         bad: list[QuarantineRow] = []
         last = after
@@ -250,7 +254,7 @@ class Bitrix24Extractor:
         def id_chunks() -> Iterator[list[int]]:
             buf: list[int] = []
             for page in prefetch(keyset_pages(self.client, entity.method, params, id_field=entity.id_field,
-                                              wrapper=entity.wrapper), depth=100):
+                                              wrapper=entity.wrapper), depth=PREFETCH_PAGES):
                 for rec in page.rows:
                     try:
                         buf.append(parse_int(rec.get(entity.id_field)))
@@ -436,7 +440,7 @@ class Bitrix24Extractor:
         rows: list[LandingRow] = []
         bad: list[QuarantineRow] = []
         for page in prefetch(keyset_pages(self.client, sale.method, sale.params, id_field="id",
-                                          wrapper="payments"), depth=100):
+                                          wrapper="payments"), depth=PREFETCH_PAGES):
             for rec in page.rows:
                 extra = (rec.get("entityTypeId"), rec.get("entityId")) if isinstance(rec, dict) else ()
                 try:
