@@ -43,7 +43,7 @@ def accuracy(leads: int, out: Path) -> dict:
     import pandas as pd
 
     from expectations import JUNK_KINDS, conform_leads, detect, load_config, row_features
-    from expectations.sandbox_frame import sandbox_frames, truth_leads
+    from sandbox.canonical_frames import sandbox_frames, truth_leads
 
     d = sandbox(leads, out)
     L, D = sandbox_frames(d)
@@ -74,7 +74,7 @@ def accuracy(leads: int, out: Path) -> dict:
 def speed(leads: int, out: Path) -> None:
     import duckdb
 
-    from expectations.sandbox_frame import sandbox_frames, write_intermediate
+    from sandbox.canonical_frames import sandbox_frames, write_intermediate
 
     d = sandbox(leads, out)
     wh = out / f"warehouse_{leads}.duckdb"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from expectations.sandbox_frame import sandbox_frames, truth_leads
+from sandbox.canonical_frames import sandbox_frames, truth_leads
 from sandbox.generator import generate
 
 AS_OF = "2026-11-01"

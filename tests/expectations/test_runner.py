@@ -7,7 +7,7 @@ import pytest
 
 from expectations import JUNK_KINDS, conform_leads, detect, evaluate_gates, load_config, publish_allowed, row_features
 from expectations.runner import run_quality
-from expectations.sandbox_frame import write_intermediate
+from sandbox.canonical_frames import write_intermediate
 from tests.expectations.conftest import NOW
 
 KEY = ["source_system", "account", "lead_id"]
@@ -162,7 +162,7 @@ def test_landing_tables_feed_freshness_and_ge(tmp_path):
     lf = landing_frame(con, NOW)
     assert lf.loc[0, "row_count"] == 1 and lf.loc[0, "null_keys"] == 0
     assert lf.loc[0, "hours_since_extract"] == pytest.approx(12 * 24)
-    from expectations.sandbox_frame import write_intermediate as wi
+    from sandbox.canonical_frames import write_intermediate as wi
     from tests.expectations.conftest import lead
 
     wi(con, pd.DataFrame([lead(1, "2026-10-31 10:00", crm_junk=False, updated_at=None)]), pd.DataFrame(

@@ -1,7 +1,7 @@
 """Canonical leads and deals (expectations.contract) read straight from a sandbox's CRM state
 files — what the two CRMs' APIs would return, not the generator's truth.
 
-For tests and benchmarks only, standing in for the dbt intermediate models when no warehouse has
+For tests and benchmarks of junk detection only, standing in for the dbt intermediate models when no warehouse has
 been built; production reads the warehouse with `expectations.reader.read_leads`.
 """
 
