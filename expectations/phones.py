@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 _PLAIN = r"^\+?[\d\s().\-]+$"
@@ -54,52 +56,156 @@ def normalise_phones(raw_values, region: str = "RU") -> pd.DataFrame:
     """Normalise distinct raw phone strings.
 
     Returns a frame with one row per distinct non-empty input: raw, e164 (None if invalid),
-    is_valid.
+    is_valid. Column work is done with pyarrow.compute (RE2), Python only runs per shape and for
+    the values that need the full parse.
     """
-    raw = pd.Series(pd.unique(pd.Series(raw_values, dtype=object).dropna()), dtype=object)
-    raw = raw[raw.str.strip() != ""].reset_index(drop=True)
-    out_e164 = np.full(len(raw), None, dtype=object)
-    if not len(raw):
-        return pd.DataFrame({"raw": raw, "e164": out_e164, "is_valid": np.zeros(0, dtype=bool)})
-    plain = raw.str.match(_PLAIN).to_numpy()
+    if isinstance(raw_values, (pa.Array, pa.ChunkedArray)):
+        arr = raw_values
+    else:
+        vals = raw_values.to_numpy(dtype=object) if isinstance(raw_values, pd.Series) else np.asarray(
+            list(raw_values), dtype=object)
+        arr = pa.array(vals, type=pa.string(), from_pandas=True)
+    arr = arr.cast(pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = pc.unique(arr.drop_null())
+    arr = arr.filter(pc.not_equal(pc.utf8_trim_whitespace(arr), ""))
+    n = len(arr)
+    out_e164 = np.full(n, None, dtype=object)
+    if not n:
+        return pd.DataFrame({"raw": pd.Series([], dtype=object), "e164": out_e164, "is_valid": np.zeros(0, bool)})
+    plain = pc.fill_null(pc.match_substring_regex(arr, _PLAIN), False).to_numpy(zero_copy_only=False)
     full = ~plain  # values that go through the full parse
     idx = np.nonzero(plain)[0]
     if len(idx):
-        s = raw.iloc[idx]
-        digits = s.str.replace(r"\D", "", regex=True)
-        plus = s.str.lstrip().str.startswith("+")
-        frame = pd.DataFrame({"i": idx, "raw": s.to_numpy(), "digits": digits.to_numpy(),
-                              "plus": plus.to_numpy(), "nd": digits.str.len().to_numpy(),
-                              "p3": digits.str[:3].to_numpy()})
-        frame = frame[frame["nd"] > 0]
-        full[np.setdiff1d(idx, frame["i"].to_numpy())] = True
-        keys = ["plus", "nd", "p3"]
-        firsts = frame.drop_duplicates(keys, keep="first")
-        lasts = frame.drop_duplicates(keys, keep="last")
-        shape_split = {}
-        for (a, b) in zip(firsts.itertuples(index=False), lasts.itertuples(index=False)):
-            sa = _split(a.raw, a.digits, region)
-            sb = sa if a.i == b.i else _split(b.raw, b.digits, region)
-            shape_split[(a.plus, a.nd, a.p3)] = sa if (sa is not None and sa == sb) else None
-        ok_keys = [k for k, v in shape_split.items() if v is not None]
-        if ok_keys:
-            sk = pd.DataFrame([(k[0], k[1], k[2], shape_split[k][0], shape_split[k][1]) for k in ok_keys],
-                              columns=keys + ["cc", "strip"])
-            m = frame.merge(sk, on=keys, how="left")
-            tmpl = m["cc"].notna().to_numpy()
-            full[m.loc[~tmpl, "i"].to_numpy()] = True
-            t = m[tmpl]
-            valid = phonenumbers.is_valid_number
-            cc = t["cc"].astype(np.int64).to_numpy()
-            strip = t["strip"].astype(np.int64).to_numpy()
-            nsn = [d[k:] for d, k in zip(t["digits"].to_numpy(), strip)]
-            good = np.fromiter((valid(PhoneNumber(country_code=int(c), national_number=int(n))) if n else False
-                                for c, n in zip(cc, nsn)), dtype=bool, count=len(nsn))
-            ti = t["i"].to_numpy()
-            out_e164[ti[good]] = ["+%d%s" % (c, n) for c, n, g in zip(cc, nsn, good) if g]
-            full[ti[~good]] = True  # re-check the rest with the full parse
-        else:
-            full[frame["i"].to_numpy()] = True
+        s = arr.take(pa.array(idx))
+        digits = pc.replace_substring_regex(s, r"\D", "")
+        nd = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
+        keep = nd > 0
+        full[idx[~keep]] = True
+        idx, s, digits, nd = idx[keep], s.filter(pa.array(keep)), digits.filter(pa.array(keep)), nd[keep]
+        plus = pc.starts_with(pc.utf8_ltrim_whitespace(s), "+").to_numpy(zero_copy_only=False)
+        p3 = pc.utf8_slice_codeunits(digits, 0, 3)
+        # shape = (leading "+", digit count, first three digits)
+        p3code = pc.dictionary_encode(p3).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        shape = (p3code * 64 + np.minimum(nd, 63)) * 2 + plus
+        ushape, first, inv = np.unique(shape, return_index=True, return_inverse=True)
+        last = len(shape) - 1 - np.unique(shape[::-1], return_index=True)[1]
+        raw_py = s.to_pylist() if len(ushape) * 4 > len(s) else None
+
+        def at(j):
+            return raw_py[j] if raw_py is not None else s[int(j)].as_py()
+
+        def dg(j):
+            return digits[int(j)].as_py()
+
+        sh_cc = np.zeros(len(ushape), dtype=np.int64)
+        sh_strip = np.full(len(ushape), -1, dtype=np.int64)
+        for k, (a, b) in enumerate(zip(first, last)):
+            sa = _split(at(a), dg(a), region)
+            sb = sa if a == b else _split(at(b), dg(b), region)
+            if sa is not None and sa == sb:
+                sh_cc[k], sh_strip[k] = sa
+        cc, strip = sh_cc[inv], sh_strip[inv]
+        tmpl = strip >= 0
+        full[idx[~tmpl]] = True
+        nsn = np.empty(len(idx), dtype=object)
+        for k in np.unique(strip[tmpl]):  # the national number: the digits after the shape's prefix
+            w = np.nonzero(strip == k)[0]
+            nsn[w] = pc.utf8_slice_codeunits(digits.take(pa.array(w)), int(k), 10**6).to_numpy(zero_copy_only=False)
+        t = np.nonzero(tmpl)[0]
+        if len(t):
+            tn = pa.array(nsn[t], type=pa.string())
+            # A national number starting with "0" was not what the shape's samples had: full parse.
+            ok = ~pc.fill_null(pc.starts_with(tn, "0"), True).to_numpy(zero_copy_only=False)
+            good = np.zeros(len(t), dtype=bool)
+            if ok.any():
+                good[ok] = valid_numbers(cc[t][ok], nsn[t][ok])
+            full[idx[t[~good]]] = True  # re-check the rest with the full parse
+            g = t[good]
+            e = pc.binary_join_element_wise(pa.array(np.char.add("+", cc[g].astype(str)), type=pa.string()),
+                                            pa.array(nsn[g], type=pa.string()), "")
+            out_e164[idx[g]] = e.to_numpy(zero_copy_only=False)
+    raw_obj = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
     for i in np.nonzero(full)[0]:
-        out_e164[i] = parse_one(raw.iat[i], region)
-    return pd.DataFrame({"raw": raw, "e164": out_e164, "is_valid": pd.notna(out_e164)})
+        out_e164[i] = parse_one(raw_obj[i], region)
+    return pd.DataFrame({"raw": raw_obj, "e164": out_e164, "is_valid": pd.notna(out_e164)})
+
+
+# ------------------------------------------------------------------------------ vectorised validity
+_TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
+               "fixed_line", "mobile")
+
+
+def _desc_match(nsn: pa.Array, lengths: np.ndarray, desc) -> np.ndarray:
+    """phonenumberutil._is_number_matching_desc on a column: a possible length and a full match of
+    the national number pattern (libphonenumber's patterns are RE2-compatible)."""
+    if desc is None or not desc.national_number_pattern:
+        return np.zeros(len(nsn), dtype=bool)
+    ok = np.ones(len(nsn), dtype=bool)
+    if desc.possible_length:
+        ok = np.isin(lengths, np.asarray(desc.possible_length))
+    if not ok.any():
+        return ok
+    m = pc.match_substring_regex(nsn, "^(?:" + desc.national_number_pattern + ")$")
+    return ok & pc.fill_null(m, False).to_numpy(zero_copy_only=False)
+
+
+def _typed(nsn: pa.Array, lengths: np.ndarray, md) -> np.ndarray:
+    """_number_type_helper(nsn, md) != UNKNOWN on a column."""
+    ok = _desc_match(nsn, lengths, md.general_desc)
+    if not ok.any():
+        return ok
+    any_type = np.zeros(len(nsn), dtype=bool)
+    for name in _TYPE_DESCS:
+        any_type |= _desc_match(nsn, lengths, getattr(md, name, None))
+    return ok & any_type
+
+
+def valid_numbers(cc: np.ndarray, nsn: np.ndarray) -> np.ndarray:
+    """phonenumbers.is_valid_number(PhoneNumber(country_code=cc, national_number=int(nsn))) for
+    columns of country codes and national significant numbers (digit strings without leading
+    zeros), evaluated with the same metadata and the same region choice
+    (_region_code_for_number_from_list) but one regex pass per column instead of per number."""
+    from phonenumbers import PhoneMetadata
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY
+
+    n = len(nsn)
+    out = np.zeros(n, dtype=bool)
+    cc = np.asarray(cc, dtype=np.int64)
+    nsn = np.asarray(nsn, dtype=object)
+    for c in np.unique(cc):
+        sel = np.nonzero(cc == c)[0]
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(int(c), ())
+        mds = [PhoneMetadata.metadata_for_region(r.upper(), None) for r in regions]
+        if not regions or REGION_CODE_FOR_NON_GEO_ENTITY in regions or any(m is None for m in mds):
+            valid = phonenumbers.is_valid_number  # rare: non-geographic codes, unknown codes
+            out[sel] = [bool(s) and valid(PhoneNumber(country_code=int(c), national_number=int(s)))
+                        for s in nsn[sel]]
+            continue
+        arr = pa.array(nsn[sel], type=pa.string())
+        lengths = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
+        if len(mds) == 1:
+            out[sel] = _typed(arr, lengths, mds[0])
+            continue
+        undecided = np.ones(len(sel), dtype=bool)
+        res = np.zeros(len(sel), dtype=bool)
+        for md in mds:
+            if not undecided.any():
+                break
+            if md.leading_digits is not None:
+                hit = undecided & pc.fill_null(pc.match_substring_regex(arr, "^(?:" + md.leading_digits + ")"),
+                                               False).to_numpy(zero_copy_only=False)
+                idx = np.nonzero(hit)[0]
+                if len(idx):
+                    sub = arr.take(pa.array(idx))
+                    res[idx] = _typed(sub, lengths[idx], md)
+                undecided &= ~hit
+            else:
+                idx = np.nonzero(undecided)[0]
+                sub = arr.take(pa.array(idx))
+                t = _typed(sub, lengths[idx], md)
+                res[idx[t]] = True
+                undecided[idx[t]] = False
+        out[sel] = res
+    return out

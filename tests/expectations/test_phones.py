@@ -46,3 +46,19 @@ def test_template_path_equals_full_parse_on_random_numbers():
 def test_duplicates_and_blanks_are_parsed_once():
     r = normalise_phones(["+79161234567", "+79161234567", None, "", "  "])
     assert list(r["raw"]) == ["+79161234567"]
+
+
+def test_vectorised_validity_equals_is_valid_number():
+    import phonenumbers
+    from phonenumbers import PhoneNumber
+
+    from expectations.phones import valid_numbers
+
+    rng = np.random.default_rng(7)
+    cc = np.array([7] * 6000 + [380] * 500 + [1] * 500 + [44] * 500 + [49] * 500 + [800] * 50)
+    nsn = [str(x) for x in rng.integers(10**8, 10**10, len(cc))]
+    nsn[:4] = ["9161234567", "7012345678", "3361234567", "8005553535"]
+    got = valid_numbers(cc, np.array(nsn, dtype=object))
+    want = np.array([phonenumbers.is_valid_number(PhoneNumber(country_code=int(c), national_number=int(n)))
+                     for c, n in zip(cc, nsn)])
+    assert got[:4].all() and (got == want).all()
