@@ -107,29 +107,40 @@ def normalise_phones(raw_values, region: str = "RU") -> pd.DataFrame:
             if sa is not None and sa == sb:
                 sh_cc[k], sh_strip[k] = sa
         cc, strip = sh_cc[inv], sh_strip[inv]
-        tmpl = strip >= 0
-        full[idx[~tmpl]] = True
-        nsn = np.empty(len(idx), dtype=object)
-        for k in np.unique(strip[tmpl]):  # the national number: the digits after the shape's prefix
-            w = np.nonzero(strip == k)[0]
-            nsn[w] = pc.utf8_slice_codeunits(digits.take(pa.array(w)), int(k), 10**6).to_numpy(zero_copy_only=False)
-        t = np.nonzero(tmpl)[0]
+        t = np.nonzero(strip >= 0)[0]
+        full[idx[strip < 0]] = True
         if len(t):
-            tn = pa.array(nsn[t], type=pa.string())
+            # the national number: the digits after the shape's prefix (one slice per prefix length)
+            parts, order = [], []
+            for k in np.unique(strip[t]):
+                w = t[strip[t] == k]
+                parts.append(pc.utf8_slice_codeunits(digits.take(pa.array(w)), int(k), 10**6))
+                order.append(w)
+            order = np.concatenate(order)
+            nsn = pa.concat_arrays(parts).take(pa.array(np.argsort(order, kind="stable")))  # aligned with t
+            tcc = cc[t]
             # A national number starting with "0" was not what the shape's samples had: full parse.
-            ok = ~pc.fill_null(pc.starts_with(tn, "0"), True).to_numpy(zero_copy_only=False)
+            ok = ~pc.fill_null(pc.starts_with(nsn, "0"), True).to_numpy(zero_copy_only=False)
             good = np.zeros(len(t), dtype=bool)
             if ok.any():
-                good[ok] = valid_numbers(cc[t][ok], nsn[t][ok])
+                good[ok] = valid_numbers(tcc[ok], nsn.filter(pa.array(ok)))
             full[idx[t[~good]]] = True  # re-check the rest with the full parse
-            g = t[good]
-            e = pc.binary_join_element_wise(pa.array(np.char.add("+", cc[g].astype(str)), type=pa.string()),
-                                            pa.array(nsn[g], type=pa.string()), "")
-            out_e164[idx[g]] = e.to_numpy(zero_copy_only=False)
-    raw_obj = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
-    for i in np.nonzero(full)[0]:
-        out_e164[i] = parse_one(raw_obj[i], region)
-    return pd.DataFrame({"raw": raw_obj, "e164": out_e164, "is_valid": pd.notna(out_e164)})
+            e = pc.binary_join_element_wise(pa.array(tcc).cast(pa.string()), nsn, "")
+            e = pc.binary_join_element_wise(pa.scalar("+"), e, "")
+            pos = np.full(n, -1, dtype=np.int64)
+            pos[idx[t[good]]] = np.nonzero(good)[0]
+            e164 = e.take(pa.array(pos, mask=pos < 0))
+        else:
+            e164 = pa.nulls(n, pa.string())
+    else:
+        e164 = pa.nulls(n, pa.string())
+    fi = np.nonzero(full)[0]
+    if len(fi):
+        vals = [parse_one(r, region) for r in arr.take(pa.array(fi)).to_pylist()]
+        mask = np.zeros(n, dtype=bool)
+        mask[fi] = True
+        e164 = pc.replace_with_mask(e164, pa.array(mask), pa.array(vals, type=pa.string()))
+    return pa.table({"raw": arr, "e164": e164, "is_valid": pc.is_valid(e164)}).to_pandas()
 
 
 # ------------------------------------------------------------------------------ vectorised validity
@@ -173,7 +184,8 @@ def valid_numbers(cc: np.ndarray, nsn: np.ndarray) -> np.ndarray:
     n = len(nsn)
     out = np.zeros(n, dtype=bool)
     cc = np.asarray(cc, dtype=np.int64)
-    nsn = np.asarray(nsn, dtype=object)
+    if not isinstance(nsn, (pa.Array, pa.ChunkedArray)):
+        nsn = pa.array(np.asarray(nsn, dtype=object), type=pa.string())
     for c in np.unique(cc):
         sel = np.nonzero(cc == c)[0]
         regions = COUNTRY_CODE_TO_REGION_CODE.get(int(c), ())
@@ -181,9 +193,9 @@ def valid_numbers(cc: np.ndarray, nsn: np.ndarray) -> np.ndarray:
         if not regions or REGION_CODE_FOR_NON_GEO_ENTITY in regions or any(m is None for m in mds):
             valid = phonenumbers.is_valid_number  # rare: non-geographic codes, unknown codes
             out[sel] = [bool(s) and valid(PhoneNumber(country_code=int(c), national_number=int(s)))
-                        for s in nsn[sel]]
+                        for s in nsn.take(pa.array(sel)).to_pylist()]
             continue
-        arr = pa.array(nsn[sel], type=pa.string())
+        arr = nsn.take(pa.array(sel)) if len(sel) < len(cc) else nsn
         lengths = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
         if len(mds) == 1:
             out[sel] = _typed(arr, lengths, mds[0])
