@@ -41,10 +41,10 @@ bitrix24_activities as (
         activities.is_deleted,
         activities.extracted_at
     from {{ ref('stg_bitrix24__activities') }} as activities
+    -- the owner-type test sits inside the key so that the join stays a hash join
     left join bitrix24_deals
-        on activities.owner_type_id = 2
-        and activities.account = bitrix24_deals.account
-        and activities.owner_id = bitrix24_deals.deal_id
+        on activities.account = bitrix24_deals.account
+        and (case when activities.owner_type_id = 2 then activities.owner_id end) = bitrix24_deals.deal_id
     where activities.owner_type_id in (1, 2)
 
 ),

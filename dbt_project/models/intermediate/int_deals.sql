@@ -85,7 +85,7 @@ amocrm_deals as (
         cast(leads.source_id as varchar) as source_code,
         amocrm_fields.project_label,
         amocrm_fields.payment_form_raw,
-        loss_reasons.loss_reason_name as loss_reason,
+        case when leads.status_id = 143 then loss_reasons.loss_reason_name end as loss_reason,
         leads.price,
         cast(amocrm_fields.area_m2 as double precision) as area_m2,
         {{ local_date(unix_to_utc('amocrm_fields.contract_date_unix')) }} as contract_date,
@@ -102,7 +102,6 @@ amocrm_deals as (
     left join {{ ref('stg_amocrm__loss_reasons') }} as loss_reasons
         on leads.account = loss_reasons.account
         and leads.loss_reason_id = loss_reasons.loss_reason_id
-        and leads.status_id = 143
     where not leads.is_deleted_in_crm
 
 ),

@@ -1,3 +1,12 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['source_system', 'account', 'entity_type', 'entity_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+{#- Incremental by entity: a run recomputes the whole history of every lead/deal that got a new
+    landing row since the last run (exit times and the amoCRM split depend on the neighbours),
+    and replaces that entity's rows. A change to the stage mapping seed needs --full-refresh. -#}
 {#- Every entry of a lead or deal into a status/stage, both CRMs, with exit time and time in stage
     (время в стадии). A lead's deal part (Bitrix24 deal, amoCRM stages from PREP on) carries lead_id. -#}
 with
@@ -12,7 +21,8 @@ bitrix24_lead_history as (
         cast(null as bigint) as pipeline_id,
         status_id as stage_id,
         entered_at,
-        cast(stage_history_id as bigint) as history_id
+        cast(stage_history_id as bigint) as history_id,
+        extracted_at
     from {{ ref('stg_bitrix24__lead_stage_history') }}
     where not is_deleted
 
@@ -20,7 +30,7 @@ bitrix24_lead_history as (
 
 bitrix24_deals as (
 
-    select account, deal_id, lead_id
+    select account, deal_id, lead_id, extracted_at
     from {{ ref('stg_bitrix24__deals') }}
     where not is_deleted
 
@@ -36,7 +46,8 @@ bitrix24_deal_history as (
         coalesce(history.category_id, 0) as pipeline_id,
         history.stage_id,
         history.entered_at,
-        history.stage_history_id as history_id
+        history.stage_history_id as history_id,
+        greatest(history.extracted_at, bitrix24_deals.extracted_at) as extracted_at
     from {{ ref('stg_bitrix24__deal_stage_history') }} as history
     left join bitrix24_deals
         on history.account = bitrix24_deals.account
@@ -49,7 +60,7 @@ amocrm_status_changes as (
 
     select
         account, entity_id as lead_id, event_id, created_at,
-        pipeline_id_before, status_id_before, pipeline_id_after, status_id_after,
+        pipeline_id_before, status_id_before, pipeline_id_after, status_id_after, extracted_at,
         row_number() over (partition by account, entity_id order by created_at, event_id) as change_number
     from {{ ref('stg_amocrm__events') }}
     where event_type = 'lead_status_changed'
@@ -70,7 +81,8 @@ amocrm_initial as (
         coalesce(first_change.pipeline_id_before, leads.pipeline_id) as pipeline_id,
         cast(coalesce(first_change.status_id_before, leads.status_id) as varchar) as stage_id,
         leads.created_at as entered_at,
-        cast(0 as bigint) as history_id
+        cast(0 as bigint) as history_id,
+        greatest(leads.extracted_at, first_change.extracted_at) as extracted_at
     from {{ ref('stg_amocrm__leads') }} as leads
     left join amocrm_status_changes as first_change
         on leads.account = first_change.account
@@ -89,12 +101,13 @@ amocrm_changes as (
         pipeline_id_after as pipeline_id,
         cast(status_id_after as varchar) as stage_id,
         created_at as entered_at,
-        cast(change_number as bigint) as history_id
+        cast(change_number as bigint) as history_id,
+        extracted_at
     from amocrm_status_changes
 
 ),
 
-transitions as (
+all_transitions as (
 
     select * from bitrix24_lead_history
     union all
@@ -105,6 +118,34 @@ transitions as (
     select * from amocrm_changes
 
 ),
+
+{% if is_incremental() %}
+changed_entities as (
+
+    select distinct source_system, account, entity_type, entity_id
+    from all_transitions
+    where extracted_at > (select max(extracted_at) from {{ this }})
+
+),
+
+transitions as (
+
+    select all_transitions.*
+    from all_transitions
+    inner join changed_entities
+        on all_transitions.source_system = changed_entities.source_system
+        and all_transitions.account = changed_entities.account
+        and all_transitions.entity_type = changed_entities.entity_type
+        and all_transitions.entity_id = changed_entities.entity_id
+
+),
+{% else %}
+transitions as (
+
+    select * from all_transitions
+
+),
+{% endif %}
 
 mapped as (
 
@@ -171,5 +212,6 @@ select
     sequenced.entered_at,
     sequenced.exited_at,
     {{ seconds_between('sequenced.entered_at', 'sequenced.exited_at') }} as seconds_in_stage,
-    sequenced.exited_at is null as is_current_stage
+    sequenced.exited_at is null as is_current_stage,
+    sequenced.extracted_at
 from sequenced

@@ -4,20 +4,27 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('subdomain', 'VARCHAR'), ('currency', 'VARCHAR'), ('country', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as account_id,
-        nullif(payload ->> 'name', '') as account_name,
-        nullif(payload ->> 'subdomain', '') as subdomain,
-        nullif(payload ->> 'currency', '') as currency,
-        nullif(payload ->> 'country', '') as country,
+        nullif({{ jv('name') }}, '') as account_name,
+        nullif({{ jv('subdomain') }}, '') as subdomain,
+        nullif({{ jv('currency') }}, '') as currency,
+        nullif({{ jv('country') }}, '') as country,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

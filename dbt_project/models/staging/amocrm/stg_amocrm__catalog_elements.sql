@@ -4,6 +4,13 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('custom_fields_values', 'JSON'), ('created_at', 'VARCHAR'), ('updated_at', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
@@ -11,14 +18,14 @@ renamed as (
         _account as account,
         id as element_id,
         catalog_id as catalog_id,
-        nullif(payload ->> 'name', '') as element_name,
-        payload -> 'custom_fields_values' as custom_fields_values,
-        {{ unix_to_utc("nullif(payload ->> 'created_at', '')") }} as created_at,
-        {{ unix_to_utc("nullif(payload ->> 'updated_at', '')") }} as updated_at,
+        nullif({{ jv('name') }}, '') as element_name,
+        {{ jjson('custom_fields_values') }} as custom_fields_values,
+        {{ unix_to_utc("nullif(" ~ jv('created_at') ~ ", '')") }} as created_at,
+        {{ unix_to_utc("nullif(" ~ jv('updated_at') ~ ", '')") }} as updated_at,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,18 +4,25 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('type', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as catalog_id,
-        nullif(payload ->> 'name', '') as catalog_name,
-        nullif(payload ->> 'type', '') as catalog_type,
+        nullif({{ jv('name') }}, '') as catalog_name,
+        nullif({{ jv('type') }}, '') as catalog_type,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

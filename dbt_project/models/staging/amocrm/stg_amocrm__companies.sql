@@ -4,20 +4,27 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('responsible_user_id', 'VARCHAR'), ('created_at', 'VARCHAR'), ('updated_at', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as company_id,
-        nullif(payload ->> 'name', '') as company_name,
-        cast(nullif(payload ->> 'responsible_user_id', '') as bigint) as responsible_user_id,
-        {{ unix_to_utc("nullif(payload ->> 'created_at', '')") }} as created_at,
-        {{ unix_to_utc("nullif(payload ->> 'updated_at', '')") }} as updated_at,
+        nullif({{ jv('name') }}, '') as company_name,
+        cast(nullif({{ jv('responsible_user_id') }}, '') as bigint) as responsible_user_id,
+        {{ unix_to_utc("nullif(" ~ jv('created_at') ~ ", '')") }} as created_at,
+        {{ unix_to_utc("nullif(" ~ jv('updated_at') ~ ", '')") }} as updated_at,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,6 +4,13 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('code', 'VARCHAR'), ('type', 'VARCHAR'), ('enums', 'JSON')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
@@ -11,14 +18,14 @@ renamed as (
         _account as account,
         id as custom_field_id,
         entity_type as entity_type,
-        nullif(payload ->> 'name', '') as field_name,
-        nullif(payload ->> 'code', '') as field_code,
-        nullif(payload ->> 'type', '') as field_type,
-        payload -> 'enums' as enums,
+        nullif({{ jv('name') }}, '') as field_name,
+        nullif({{ jv('code') }}, '') as field_code,
+        nullif({{ jv('type') }}, '') as field_type,
+        {{ jjson('enums') }} as enums,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,18 +4,25 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('sort', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as loss_reason_id,
-        nullif(payload ->> 'name', '') as loss_reason_name,
-        cast(nullif(payload ->> 'sort', '') as integer) as sort_order,
+        nullif({{ jv('name') }}, '') as loss_reason_name,
+        cast(nullif({{ jv('sort') }}, '') as integer) as sort_order,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,20 +4,27 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('sort', 'VARCHAR'), ('is_main', 'VARCHAR'), ('is_archive', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as pipeline_id,
-        nullif(payload ->> 'name', '') as pipeline_name,
-        cast(nullif(payload ->> 'sort', '') as integer) as sort_order,
-        {{ yn_to_bool("payload ->> 'is_main'") }} as is_main,
-        {{ yn_to_bool("payload ->> 'is_archive'") }} as is_archive,
+        nullif({{ jv('name') }}, '') as pipeline_name,
+        cast(nullif({{ jv('sort') }}, '') as integer) as sort_order,
+        {{ yn_to_bool(jv('is_main')) }} as is_main,
+        {{ yn_to_bool(jv('is_archive')) }} as is_archive,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,6 +4,13 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('sort', 'VARCHAR'), ('type', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
@@ -11,13 +18,13 @@ renamed as (
         _account as account,
         id as status_id,
         pipeline_id as pipeline_id,
-        nullif(payload ->> 'name', '') as status_name,
-        cast(nullif(payload ->> 'sort', '') as integer) as sort_order,
-        cast(nullif(payload ->> 'type', '') as integer) as status_type,
+        nullif({{ jv('name') }}, '') as status_name,
+        cast(nullif({{ jv('sort') }}, '') as integer) as sort_order,
+        cast(nullif({{ jv('type') }}, '') as integer) as status_type,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,18 +4,25 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('code', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as task_type_id,
-        nullif(payload ->> 'name', '') as task_type_name,
-        nullif(payload ->> 'code', '') as task_type_code,
+        nullif({{ jv('name') }}, '') as task_type_name,
+        nullif({{ jv('code') }}, '') as task_type_code,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

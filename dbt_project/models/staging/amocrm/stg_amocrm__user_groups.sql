@@ -4,17 +4,24 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as department_id,
-        nullif(payload ->> 'name', '') as department_name,
+        nullif({{ jv('name') }}, '') as department_name,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

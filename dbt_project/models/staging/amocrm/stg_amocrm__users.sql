@@ -4,20 +4,27 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('name', 'VARCHAR'), ('email', 'VARCHAR'), ('rights.group_id', 'VARCHAR'), ('rights.is_active', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'amocrm' as source_system,
         _account as account,
         id as user_id,
-        nullif(payload ->> 'name', '') as user_name,
-        nullif(payload ->> 'email', '') as email,
-        cast(nullif(payload -> 'rights' ->> 'group_id', '') as bigint) as department_id,
-        {{ yn_to_bool("payload -> 'rights' ->> 'is_active'") }} as is_active,
+        nullif({{ jv('name') }}, '') as user_name,
+        nullif({{ jv('email') }}, '') as email,
+        cast(nullif({{ jv('rights.group_id') }}, '') as bigint) as department_id,
+        {{ yn_to_bool(jv('rights.is_active')) }} as is_active,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,20 +4,27 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('entityTypeId', 'VARCHAR'), ('name', 'VARCHAR'), ('sort', 'VARCHAR'), ('isDefault', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'bitrix24' as source_system,
         _account as account,
         id as category_id,
-        cast(nullif(payload ->> 'entityTypeId', '') as integer) as entity_type_id,
-        nullif(payload ->> 'name', '') as category_name,
-        cast(nullif(payload ->> 'sort', '') as integer) as sort_order,
-        {{ yn_to_bool("payload ->> 'isDefault'") }} as is_default,
+        cast(nullif({{ jv('entityTypeId') }}, '') as integer) as entity_type_id,
+        nullif({{ jv('name') }}, '') as category_name,
+        cast(nullif({{ jv('sort') }}, '') as integer) as sort_order,
+        {{ yn_to_bool(jv('isDefault')) }} as is_default,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

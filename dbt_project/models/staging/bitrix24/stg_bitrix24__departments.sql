@@ -4,20 +4,27 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('NAME', 'VARCHAR'), ('PARENT', 'VARCHAR'), ('UF_HEAD', 'VARCHAR'), ('SORT', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'bitrix24' as source_system,
         _account as account,
         id as department_id,
-        nullif(payload ->> 'NAME', '') as department_name,
-        cast(nullif(payload ->> 'PARENT', '') as bigint) as parent_department_id,
-        cast(nullif(payload ->> 'UF_HEAD', '') as bigint) as head_user_id,
-        cast(nullif(payload ->> 'SORT', '') as integer) as sort_order,
+        nullif({{ jv('NAME') }}, '') as department_name,
+        cast(nullif({{ jv('PARENT') }}, '') as bigint) as parent_department_id,
+        cast(nullif({{ jv('UF_HEAD') }}, '') as bigint) as head_user_id,
+        cast(nullif({{ jv('SORT') }}, '') as integer) as sort_order,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

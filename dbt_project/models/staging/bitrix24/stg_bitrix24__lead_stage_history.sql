@@ -4,21 +4,28 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('TYPE_ID', 'VARCHAR'), ('OWNER_ID', 'VARCHAR'), ('STATUS_ID', 'VARCHAR'), ('STATUS_SEMANTIC_ID', 'VARCHAR'), ('CREATED_TIME', 'VARCHAR')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'bitrix24' as source_system,
         _account as account,
         id as stage_history_id,
-        cast(nullif(payload ->> 'TYPE_ID', '') as integer) as history_type_id,
-        cast(nullif(payload ->> 'OWNER_ID', '') as bigint) as lead_id,
-        nullif(payload ->> 'STATUS_ID', '') as status_id,
-        nullif(payload ->> 'STATUS_SEMANTIC_ID', '') as status_semantic_id,
-        {{ iso_to_utc("payload ->> 'CREATED_TIME'") }} as entered_at,
+        cast(nullif({{ jv('TYPE_ID') }}, '') as integer) as history_type_id,
+        cast(nullif({{ jv('OWNER_ID') }}, '') as bigint) as lead_id,
+        nullif({{ jv('STATUS_ID') }}, '') as status_id,
+        nullif({{ jv('STATUS_SEMANTIC_ID') }}, '') as status_semantic_id,
+        {{ iso_to_utc(jv('CREATED_TIME')) }} as entered_at,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -4,21 +4,28 @@ with source as (
 
 ),
 
+parsed as (
+
+    select *, {{ parse_payload([('ENTITY_ID', 'VARCHAR'), ('FIELD_NAME', 'VARCHAR'), ('USER_TYPE_ID', 'VARCHAR'), ('MULTIPLE', 'VARCHAR'), ('LIST', 'JSON')]) }} as j
+    from source
+
+),
+
 renamed as (
 
     select
         'bitrix24' as source_system,
         _account as account,
         id as userfield_id,
-        nullif(payload ->> 'ENTITY_ID', '') as entity_id,
-        nullif(payload ->> 'FIELD_NAME', '') as field_name,
-        nullif(payload ->> 'USER_TYPE_ID', '') as field_type,
-        {{ yn_to_bool("payload ->> 'MULTIPLE'") }} as is_multiple,
-        payload -> 'LIST' as enum_list,
+        nullif({{ jv('ENTITY_ID') }}, '') as entity_id,
+        nullif({{ jv('FIELD_NAME') }}, '') as field_name,
+        nullif({{ jv('USER_TYPE_ID') }}, '') as field_type,
+        {{ yn_to_bool(jv('MULTIPLE')) }} as is_multiple,
+        {{ jjson('LIST') }} as enum_list,
         _is_deleted as is_deleted,
         _extracted_at as extracted_at,
         _batch_id as batch_id
-    from source
+    from parsed
 
 )
 

@@ -1,0 +1,178 @@
+"""dbt build time and peak RSS on DuckDB at 100k and 1M leads, and the ratio to running the same
+compiled SQL directly in DuckDB.
+
+Data: a sandbox of `--base-leads` leads (three accounts, both CRMs) is generated and extracted once
+through the real extractors (cached under --out). Larger sizes clone its landing tables under
+renamed accounts (`<account>~<n>`): every key carries the account, so each clone is an
+independent portal with realistic payloads, and the 1M-lead warehouse is built in seconds instead
+of the hours a rate-limited extraction of a million leads takes.
+
+Measured, each in a fresh `dbt` process (peak RSS = the child's ru_maxrss):
+- `dbt build` full (seeds, models, tests) on a fresh copy of the raw warehouse;
+- `dbt build` again right after (the incremental daily run with one day of new data: one
+  day's worth of activities re-landed, so incremental models merge it and the rest rebuild);
+- the compiled SQL of every model executed directly in one DuckDB connection, in dbt's order
+  (the ratio = dbt run time ÷ direct SQL time).
+
+    .venv/bin/python bench/bench_dbt.py --sizes 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.dbt import conftest as C  # noqa: E402
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def base_dataset(out: Path, leads: int) -> tuple[Path, Path]:
+    raw = out / f"base_{leads}" / "raw.duckdb"
+    data = out / f"base_{leads}" / "sandbox"
+    if not raw.exists():
+        from sandbox.generator import generate
+
+        shutil.rmtree(raw.parent, ignore_errors=True)
+        manifest = generate(data, seed=C.SEED, leads=leads, as_of=C.AS_OF, accounts=C.ACCOUNTS)
+        C.extract_sandbox(data, manifest, raw, raw.parent / "tokens")
+    return raw, data
+
+
+def clone(raw: Path, dst: Path, copies: int) -> int:
+    """A warehouse with `copies` clones of every raw table (accounts renamed); returns lead count."""
+    if dst.exists():
+        dst.unlink()
+    con = duckdb.connect(str(dst))
+    con.execute("SET preserve_insertion_order=false")
+    con.execute(f"ATTACH '{raw}' AS base (READ_ONLY)")
+    tables = con.execute("select schema_name, table_name from duckdb_tables() where database_name = 'base' "
+                         "and schema_name in ('raw_bitrix24', 'raw_amocrm', 'meta', 'quality')").fetchall()
+    for schema, table in tables:
+        con.execute(f'create schema if not exists "{schema}"')
+        if schema.startswith("raw_"):
+            con.execute(f'''create table "{schema}"."{table}" as
+                select * replace (case when k.range = 0 then _account else _account || '~' || k.range end as _account)
+                from base."{schema}"."{table}", range({copies}) as k''')
+        else:
+            con.execute(f'create table "{schema}"."{table}" as select * from base."{schema}"."{table}"')
+    n = con.execute("select (select count(*) from raw_bitrix24.leads) + "
+                    "coalesce((select count(*) from raw_amocrm.leads), 0)").fetchone()[0]
+    con.close()
+    return n
+
+
+def timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, float, str]:
+    """Run `cmd` in a fresh helper process; returns (seconds, peak RSS MB of the command, stdout)."""
+    helper = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
+              "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+              "print(json.dumps({'s': time.perf_counter() - t, 'rc': p.returncode, "
+              "'rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "
+              "'out': p.stdout[-4000:] + p.stderr[-2000:]}))")
+    p = subprocess.run([sys.executable, "-c", helper, *cmd], env=env, cwd=cwd, capture_output=True, text=True)
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    if r["rc"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{r['out']}")
+    return r["s"], r["rss"], r["out"]
+
+
+def direct_sql(target: Path, warehouse: Path) -> float:
+    """Execute every model's compiled SQL (of the full build, in its order) directly in DuckDB."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    results = json.loads((target / "run_results.json").read_text())
+    order = [r["unique_id"] for r in results["results"] if r["unique_id"].startswith("model.")]
+    con = duckdb.connect(str(warehouse))
+    con.execute("SET preserve_insertion_order=false")
+    con.execute("SET memory_limit='1GB'")
+    t = time.perf_counter()
+    for uid in order:
+        node = manifest["nodes"][uid]
+        rel = f'"{node["schema"]}"."{node["alias"]}"'
+        kind = "view" if node["config"]["materialized"] == "view" else "table"
+        con.execute(f'create schema if not exists "{node["schema"]}"')
+        existing = con.execute("select table_type from information_schema.tables where table_schema = ? "
+                               "and table_name = ?", [node["schema"], node["alias"]]).fetchone()
+        if existing:
+            con.execute(f"drop {'view' if existing[0] == 'VIEW' else 'table'} {rel} cascade")
+        con.execute(f"create {kind} {rel} as {node['compiled_code']}")
+    s = time.perf_counter() - t
+    con.close()
+    return s
+
+
+def land_one_more_day(warehouse: Path) -> None:
+    """Re-land the newest day's activities as a new batch (what a daily extraction brings)."""
+    con = duckdb.connect(str(warehouse))
+    con.execute("""update raw_bitrix24.activities set _extracted_at = now(), _batch_id = 'bench-day'
+                   where _modified_at >= (select max(_modified_at) - interval 1 day from raw_bitrix24.activities)""")
+    con.close()
+
+
+def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int) -> dict:
+    work = out / f"run_{size}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    copies = max(1, round(size / base_leads))
+    pristine = work / "raw.duckdb"
+    leads = clone(raw, pristine, copies)
+    wh = work / "wh.duckdb"
+    shutil.copy(pristine, wh)
+    project = C.copy_project(work / "dbt_project")
+    from warehouse.dbt_config import load_plans
+
+    load_plans(plans, project / "seeds" / "sales_plans.csv")
+    env = C.dbt_env(wh)
+    args = ["--project-dir", str(project), "--profiles-dir", str(project)]
+    full_s, full_rss, _ = timed([DBT, "build", *args], env, project)
+    print(f"  {leads} leads: full build {full_s:.1f} s, {full_rss:.0f} MB", flush=True)
+    full_target = work / "full_target"
+    shutil.copytree(project / "target", full_target, ignore=shutil.ignore_patterns("compiled", "run"))
+    land_one_more_day(wh)
+    inc_s, inc_rss, _ = timed([DBT, "build", *args], env, project)
+    print(f"  incremental build {inc_s:.1f} s, {inc_rss:.0f} MB", flush=True)
+    run_s, _, _ = timed([DBT, "run", *args], env, project)
+    (work / "direct").mkdir()
+    direct_wh = work / "direct" / "wh.duckdb"  # same file stem = same catalog name in the compiled SQL
+    shutil.copy(wh, direct_wh)
+    direct_s = direct_sql(full_target, direct_wh)
+    res = {"leads": leads, "copies": copies, "full_build_s": round(full_s, 1), "full_build_rss_mb": round(full_rss),
+           "incremental_build_s": round(inc_s, 1), "incremental_rss_mb": round(inc_rss),
+           "dbt_run_s": round(run_s, 1), "direct_sql_s": round(direct_s, 1),
+           "dbt_over_direct": round(run_s / direct_s, 2)}
+    shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--base-leads", type=int, default=10_000)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "dbt")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    raw, data = base_dataset(a.out, a.base_leads)
+    print(f"base dataset: {raw} ({a.base_leads} leads, cpus={os.cpu_count()})", flush=True)
+    print("| leads | clones | full build s | full RSS MB | incremental build s | incr RSS MB | dbt run s | "
+          "direct SQL s | dbt ÷ direct |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in a.sizes:
+        r = run(size, raw, data / "truth" / "plans.csv", a.out, a.base_leads)
+        print(f"| {r['leads']:,} | {r['copies']} | {r['full_build_s']} | {r['full_build_rss_mb']} | "
+              f"{r['incremental_build_s']} | {r['incremental_rss_mb']} | {r['dbt_run_s']} | {r['direct_sql_s']} | "
+              f"{r['dbt_over_direct']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
