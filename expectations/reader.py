@@ -27,7 +27,10 @@ def has_intermediate(con, schema: str = "intermediate") -> bool:
     return bool(_columns(con, schema, "int_leads"))
 
 
-def read_leads(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> tuple[pd.DataFrame, pd.DataFrame]:
+def leads_sql(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> str:
+    """SQL selecting the canonical lead columns (expectations.contract) from `{schema}.int_leads`,
+    plus crm_junk, responsible_known and `_fp`, a fingerprint of everything the rules read
+    (DuckDB's hash over the columns, computed in parallel inside the database)."""
     cols = _columns(con, schema, "int_leads")
     if not cols:
         raise LookupError(f"{schema}.int_leads not found: run dbt (dbt build --select intermediate) first")
@@ -37,48 +40,73 @@ def read_leads(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> 
 
     name = ("trim(coalesce(first_name, '') || ' ' || coalesce(last_name, ''))" if "last_name" in cols
             else opt("first_name"))
-    if "phones" in cols:
-        phone = "phones"  # a JSON list of raw strings (or of {VALUE: ...})
+    if "phones" in cols:  # a JSON list of raw strings (or of {VALUE: ...})
+        phone_col, phone = "phones", _json_list_sql("phones")
     else:
-        phone = opt("phone")
-    email = "emails" if "emails" in cols else opt("email")
+        phone_col, phone = "phone", opt("phone")
+    if "emails" in cols:
+        email_col, email = "emails", _json_list_sql("emails")
+    else:
+        email_col, email = "email", opt("email")
     amount = ("cast(amount as double)" if "amount" in cols else
               "cast(opportunity as double)" if "opportunity" in cols else "cast(null as double)")
     crm_junk = ("is_crm_junk" if "is_crm_junk" in cols else
                 "(crm_junk_reason is not null or status_id = 'JUNK')" if "crm_junk_reason" in cols else
                 "cast(null as boolean)")
     known = "manager_key is not null" if "manager_key" in cols else "true"
-    sql = f"""
+    resp_known = f"(manager_id is null or {known})" if "manager_id" in cols else "true"
+    inner = f"""
         select source_system, account, lead_id, {opt('lead_title')} as title, {name} as name,
-               {opt('comments')} as comments, {phone} as {'phones' if 'phones' in cols else 'phone'},
-               {email} as {'emails' if 'emails' in cols else 'email'}, {opt('source_code')} as source_code,
-               {opt('channel')} as channel, {opt('manager_id', typ='bigint')} as responsible_id,
-               {opt('contact_id', typ='bigint')} as contact_id, {amount} as amount, created_at,
-               {opt('modified_at', typ='timestamptz')} as updated_at, {crm_junk} as crm_junk,
-               (manager_id is null or {known}) as responsible_known
+               {opt('comments')} as comments, {phone} as {phone_col}, {email} as {email_col},
+               {opt('source_code')} as source_code, {opt('channel')} as channel,
+               {opt('manager_id', typ='bigint')} as responsible_id, {opt('contact_id', typ='bigint')} as contact_id,
+               {amount} as amount, created_at, {opt('modified_at', typ='timestamptz')} as updated_at,
+               {crm_junk} as crm_junk, {resp_known} as responsible_known
         from {schema}.int_leads"""
-    if "manager_id" not in cols:
-        sql = sql.replace("(manager_id is null or true)", "true")
-    leads = con.execute(sql).df()
-    for c in ("phones", "emails"):
-        if c in leads.columns:
-            leads[c] = leads[c].map(_json_list)
+    fp_cols = ", ".join(["title", "name", "comments", phone_col, email_col, "source_code", "channel",
+                         "responsible_id", "contact_id", "amount", "created_at", "updated_at"])
+    return f"select *, cast(hash({fp_cols}) >> 1 as bigint) as _fp from ({inner})"
+
+
+def _json_list_sql(col: str) -> str:
+    """A JSON list of raw strings or of {VALUE: ...} objects as a DuckDB list of strings."""
+    return (f"list_transform(cast(json({col}) as json[]), x -> coalesce(x->>'VALUE', x->>'value', "
+            f"case when json_type(x) = 'OBJECT' then '' else x->>'$' end))")
+
+
+def deals_sql(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> str | None:
+    cols = _columns(con, schema, "int_leads")
     dcols = _columns(con, schema, "int_deals")
     if not dcols:
-        return leads, pd.DataFrame()
-    closed = ("closed_at" if "closed_at" in dcols else
-              "coalesce(won_at, lost_at)" if {"won_at", "lost_at"} <= dcols else "cast(null as timestamptz)")
-    contact = "coalesce(d.contact_id, l.contact_id)" if "contact_id" in dcols else "l.contact_id"
+        return None
+    closed = ("d.closed_at" if "closed_at" in dcols else
+              "coalesce(d.won_at, d.lost_at)" if {"won_at", "lost_at"} <= dcols else "cast(null as timestamptz)")
     lc = "l.contact_id" if "contact_id" in cols else "cast(null as bigint)"
-    contact = contact.replace("l.contact_id", lc)
-    deals = con.execute(f"""
+    contact = f"coalesce(d.contact_id, {lc})" if "contact_id" in dcols else lc
+    return f"""
         select d.source_system, d.account, d.deal_id, d.lead_id, {contact} as contact_id,
-               d.created_at as opened_at, {closed.replace('closed_at', 'd.closed_at') if closed == 'closed_at'
-                                           else closed} as closed_at
+               d.created_at as opened_at, {closed} as closed_at
         from {schema}.int_deals d
         left join {schema}.int_leads l
-          on l.source_system = d.source_system and l.account = d.account and l.lead_id = d.lead_id""").df()
-    return leads, deals
+          on l.source_system = d.source_system and l.account = d.account and l.lead_id = d.lead_id"""
+
+
+def arrow_frame(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> pd.DataFrame:
+    """Run a query and return pandas over Arrow (string columns stay Arrow-backed, no objects)."""
+    rel = con.execute(sql, params or [])
+    t = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+    return t.to_pandas(split_blocks=True, self_destruct=True)
+
+
+def read_leads(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All canonical leads and deals (through Arrow). The runner reads only what it needs:
+    fingerprints of every lead, full columns of new or changed leads."""
+    leads = arrow_frame(con, leads_sql(con, schema)).drop(columns=["_fp"])
+    for c in ("phones", "emails"):
+        if c in leads.columns:
+            leads[c] = leads[c].map(lambda v: None if v is None else list(v))
+    dsql = deals_sql(con, schema)
+    return leads, (arrow_frame(con, dsql) if dsql else pd.DataFrame())
 
 
 def _json_list(v):

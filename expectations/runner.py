@@ -97,6 +97,7 @@ class RunResult:
 
 
 def fingerprint(leads: pd.DataFrame) -> np.ndarray:
+    """Row fingerprints of a leads frame (the frames path; warehouse runs hash inside DuckDB)."""
     cols = [c for c in FINGERPRINT_COLUMNS if c in leads.columns]
     frame = leads[cols].copy()
     for c in ("phones", "emails"):
@@ -140,12 +141,19 @@ def landing_frame(con: duckdb.DuckDBPyConnection, now: pd.Timestamp) -> pd.DataF
     return df
 
 
-def _lead_batch_frame(summary: pd.DataFrame, rules: dict, mask: np.ndarray) -> pd.DataFrame:
-    s = summary.loc[mask, KEY + ["created_at", "phone_status", "phone_e164", "junk_kind"]].copy()
-    s["is_junk"] = summary.loc[mask, "is_junk"].astype(float)
+def _lead_batch_frame(summary: pd.DataFrame, rules: dict, mask: np.ndarray, max_rows: int) -> tuple[pd.DataFrame, int]:
+    """The leads re-checked in this run, a handful of typed columns; above max_rows a uniform
+    random sample (seeded) of them, so GE's row-wise checks stay cheap on a full million-lead run.
+    Returns (frame, number of re-checked leads it was drawn from)."""
+    pos = np.nonzero(mask)[0]
+    total = len(pos)
+    if max_rows and total > max_rows:
+        pos = np.sort(np.random.default_rng(0).choice(pos, max_rows, replace=False))
+    s = summary.iloc[pos][KEY + ["created_at", "phone_status", "phone_e164", "junk_kind"]].copy()
+    s["is_junk"] = summary["is_junk"].to_numpy()[pos].astype(float)
     for r in ("invalid_phone", "missing_source", "missing_responsible"):
-        s[f"is_{r}"] = rules[r][mask].astype(float)
-    return s.reset_index(drop=True)
+        s[f"is_{r}"] = rules[r][pos].astype(float)
+    return s.reset_index(drop=True), total
 
 
 def _worklist(summary, flags, leads, run_id) -> pd.DataFrame:
@@ -155,15 +163,26 @@ def _worklist(summary, flags, leads, run_id) -> pd.DataFrame:
     if not len(w):
         return pd.DataFrame(columns=["run_id", *KEY, "responsible_id", "channel", "created_at", "junk_kind", "rules",
                                      "reason", "suggested_action", "duplicate_of_lead_id"])
-    agg = flags.groupby(KEY, sort=False).agg(rules=("rule", lambda x: ",".join(sorted(x))))
+    fl = flags[KEY + ["rule", "reason"]].sort_values(KEY + ["rule"], kind="stable")
+    codes = pd.MultiIndex.from_frame(fl[KEY]).factorize()[0]
+    # comma-joined sorted rule names per lead, without a Python function per group
+    agg = pd.DataFrame({"_c": codes, "rule": fl["rule"].astype(object).to_numpy()}).groupby("_c", sort=False)[
+        "rule"].agg(",".join)
+    keys = fl[KEY].drop_duplicates().assign(rules=agg.to_numpy()) if len(fl) else fl[KEY].assign(rules=None)
     main = flags.merge(w[KEY + ["junk_kind"]], left_on=KEY + ["rule"], right_on=KEY + ["junk_kind"])
-    w = w.merge(agg, left_on=KEY, right_index=True, how="left").merge(
-        main[KEY + ["reason"]], on=KEY, how="left")
+    w = w.merge(keys, on=KEY, how="left").merge(main[KEY + ["reason"]], on=KEY, how="left")
     of = w["duplicate_of_lead_id"].astype("string").fillna("?")
     w["suggested_action"] = [ACTIONS[k].format(of=o) for k, o in zip(w["junk_kind"], of)]
     w.insert(0, "run_id", run_id)
     return w[["run_id", *KEY, "responsible_id", "channel", "created_at", "junk_kind", "rules", "reason",
               "suggested_action", "duplicate_of_lead_id"]].sort_values(["responsible_id", "created_at"])
+
+
+def _conform_features(F: pd.DataFrame) -> pd.DataFrame:
+    F["created_at"] = pd.to_datetime(F["created_at"], utc=True)
+    for c in ("responsible_id", "contact_id"):
+        F[c] = pd.array(F[c], dtype="Int64")
+    return F
 
 
 def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.DataFrame | None = None,
@@ -174,9 +193,12 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
 
     warehouse: a DuckDB path or an open connection (opened once here when a path).
     leads / deals: canonical frames (expectations.contract); default: read the dbt intermediate
-    models with expectations.reader.read_leads.
+    models (expectations.reader: fingerprints of every lead hashed inside DuckDB, full columns
+    only of new or changed leads, through Arrow).
     full: re-check every lead (ignore fingerprints). validate: run GE and build Data Docs.
     """
+    from expectations import reader
+
     cfg = config if isinstance(config, dict) else load_config(config)
     started = datetime.now(timezone.utc)
     now_ts = pd.Timestamp(now or started)
@@ -184,41 +206,74 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     own = not isinstance(warehouse, duckdb.DuckDBPyConnection)
     con = duckdb.connect(str(warehouse)) if own else warehouse
+    registered: list[str] = []
     try:
         con.execute("SET TimeZone='UTC'")
+        try:
+            con.execute("SET enable_progress_bar=false")
+        except duckdb.Error:
+            pass
+        # ------------------------------------------------------------ which leads changed (in DuckDB)
         if leads is None:
-            from expectations.reader import read_leads
-
-            leads, deals = read_leads(con)
-        L = conform_leads(leads)
-        D = conform_deals(deals)
-        fp = fingerprint(L)
-        # ------------------------------------------------------------ incremental state
-        state = None
-        if not full and _exists(con, "quality", "lead_state"):
-            state = con.execute("select * from quality.lead_state").df()
-        if state is not None and len(state):
-            keyed = L[KEY].assign(_fp=fp, _pos=np.arange(len(L)))
-            old_fp = state[KEY + ["_fp"]].rename(columns={"_fp": "_old"})
-            old_fp["_old"] = pd.array(old_fp["_old"], dtype="Int64")  # exact; float would round hashes
-            m = keyed.merge(old_fp, on=KEY, how="left").sort_values("_pos")
-            changed = (m["_old"].isna() | (m["_old"] != m["_fp"])).fillna(True).to_numpy(dtype=bool)
+            src_sql = reader.leads_sql(con)
+            dsql = reader.deals_sql(con)
+            D = conform_deals(reader.arrow_frame(con, dsql) if dsql else None)
         else:
-            changed = np.ones(len(L), dtype=bool)
-        cache = con.execute("select raw, e164, is_valid from quality.phone_cache").df() if _exists(
-            con, "quality", "phone_cache") else None
-        new_f, fresh_phones = row_features(L[changed].reset_index(drop=True), cfg, cache, now=now_ts.to_pydatetime())
-        if changed.all():
-            F = new_f
+            Lf = conform_leads(leads)
+            if "crm_junk" not in Lf:
+                Lf["crm_junk"] = None
+            if "responsible_known" not in Lf:
+                Lf["responsible_known"] = True
+            Lf["_fp"] = fingerprint(Lf)
+            con.register("_q_input", Lf)
+            registered.append("_q_input")
+            src_sql = "select * from _q_input"
+            D = conform_deals(deals)
+        has_state = not full and _exists(con, "quality", "lead_state")
+        k = ", ".join(KEY)
+        if has_state:
+            con.execute(f"""create or replace temp table _q_keys as
+                select c.source_system, c.account, c.lead_id, c._fp, c.crm_junk, c.responsible_known,
+                       (s._fp is null or s._fp <> c._fp) as changed
+                from (select {k}, _fp, crm_junk, responsible_known from ({src_sql})) c
+                left join (select {k}, any_value(_fp) as _fp from quality.lead_state group by all) s
+                using ({k})""")
         else:
-            old = L.loc[~changed, KEY].merge(state, on=KEY, how="left")[FEATURE_COLUMNS]
-            old["created_at"] = pd.to_datetime(old["created_at"], utc=True)
-            for c in ("responsible_id", "contact_id"):
-                old[c] = pd.array(old[c], dtype="Int64")
-            F = pd.concat([new_f, old], ignore_index=True)
-            order = np.concatenate([np.nonzero(changed)[0], np.nonzero(~changed)[0]])
-            F = F.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
-            F["created_at"] = L["created_at"].to_numpy()
+            con.execute(f"""create or replace temp table _q_keys as select {k}, _fp, crm_junk, responsible_known,
+                true as changed from ({src_sql})""")
+        n_total, n_changed = con.execute("select count(*), count(*) filter (where changed) from _q_keys").fetchone()
+        # new or changed leads: full columns, in key order
+        Lc = reader.arrow_frame(con, f"""select c.* exclude (_fp) from ({src_sql}) c
+            semi join (select {k} from _q_keys where changed) q using ({k}) order by {k}""")
+        for c in ("phones", "emails"):
+            if c in Lc.columns:
+                Lc[c] = Lc[c].map(lambda v: None if v is None else list(v))
+        L_changed = conform_leads(Lc)
+        # phone cache: only the raw values these leads carry
+        cache = None
+        if _exists(con, "quality", "phone_cache") and len(L_changed):
+            pcol = "phones" if "phones" in L_changed.columns else "phone"
+            vals = L_changed[pcol].explode() if pcol == "phones" else L_changed[pcol]
+            con.register("_q_raw", pd.DataFrame({"raw": pd.Series(vals.dropna().unique(), dtype="str")}))
+            registered.append("_q_raw")
+            cache = reader.arrow_frame(con, "select raw, e164, is_valid from quality.phone_cache "
+                                            "semi join _q_raw using (raw)")
+        new_f, fresh_phones = row_features(L_changed, cfg, cache, now=now_ts.to_pydatetime())
+        new_f["crm_junk"] = L_changed["crm_junk"].fillna(False).astype(bool).to_numpy()
+        new_f["responsible_known"] = L_changed["responsible_known"].fillna(True).astype(bool).to_numpy()
+        new_f["_changed"] = True
+        if n_changed < n_total:
+            fc = ", ".join(f"s.{c}" for c in FEATURE_COLUMNS if c not in KEY)
+            old = reader.arrow_frame(con, f"""select q.source_system, q.account, q.lead_id, {fc},
+                    coalesce(q.crm_junk, false) as crm_junk, coalesce(q.responsible_known, true) as responsible_known,
+                    false as _changed
+                from _q_keys q join quality.lead_state s using ({k}) where not q.changed order by {k}""")
+            F = pd.concat([_conform_features(new_f), _conform_features(old)], ignore_index=True)
+        else:
+            F = _conform_features(new_f)
+        changed = F.pop("_changed").to_numpy(dtype=bool)
+        crm_junk = F.pop("crm_junk").to_numpy(dtype=bool)
+        light = F[KEY].assign(responsible_known=F.pop("responsible_known").to_numpy(dtype=bool))
         res = detect(F, D, cfg)
         summary, flags = res["leads"], res["flags"]
         # ------------------------------------------------------------ GE + gates
@@ -227,22 +282,24 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         if validate:
             from expectations.gx_suites import run_validations
 
-            ge = run_validations(gx_dir or DEFAULT_GX_DIR,
-                                 {"lead_batch": _lead_batch_frame(summary, res["rules"], changed),
-                                  "landing_tables": landing}, cfg, now_ts, run_id)
-        checks = gating.evaluate_gates(summary, cfg, now_ts, leads=L, deals=D, con=con, landing=landing, ge=ge)
-        worklist = _worklist(summary, flags, L, run_id)
+            max_rows = int((cfg.get("ge") or {}).get("lead_batch_max_rows", 50_000) or 0)
+            batch, drawn_from = _lead_batch_frame(summary, res["rules"], changed, max_rows)
+            ge = run_validations(gx_dir or DEFAULT_GX_DIR, {"lead_batch": batch, "landing_tables": landing},
+                                 cfg, now_ts, run_id)
+            if "lead_batch" in ge.get("suites", {}):
+                ge["suites"]["lead_batch"].update(rows=len(batch), rechecked=drawn_from)
+        checks = gating.evaluate_gates(summary, cfg, now_ts, leads=light, deals=D, con=con, landing=landing, ge=ge)
+        worklist = _worklist(summary, flags, pd.DataFrame({"crm_junk": crm_junk}), run_id)
         finished = datetime.now(timezone.utc)
         # ------------------------------------------------------------ write, one transaction
         checked_at = now_ts.tz_convert(None).to_pydatetime()
         fl = flags.assign(run_id=run_id, checked_at=checked_at)
-        lc = L[KEY].assign(run_id=run_id, checked_at=checked_at, is_rechecked=changed)
-        st = F.assign(_fp=fp)
+        st = F.iloc[np.nonzero(changed)[0]][FEATURE_COLUMNS]
         by_rule = {r: int(v.sum()) for r, v in res["rules"].items()}
         run_row = pd.DataFrame([{
             "run_id": run_id, "started_at": started, "finished_at": finished,
-            "mode": "full" if changed.all() else "incremental", "leads_total": len(L),
-            "leads_checked": int(changed.sum()), "leads_flagged": int(summary["junk_kind"].notna().sum()),
+            "mode": "full" if n_changed == n_total else "incremental", "leads_total": int(n_total),
+            "leads_checked": int(n_changed), "leads_flagged": int(summary["junk_kind"].notna().sum()),
             "junk_share": float(summary["is_junk"].mean()) if len(summary) else 0.0,
             "flagged_by_rule": json.dumps(by_rule), "ge_success": ge.get("success"),
             "publish_allowed": gating.publish_allowed(checks), "data_docs_path": ge.get("docs_path")}])
@@ -253,12 +310,22 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         try:
             for ddl in DDL:
                 con.execute(ddl)
-            for name, df in (("fl", fl), ("lc", lc), ("st", st), ("wl", worklist), ("rr", run_row), ("cr", cr),
+            for name, df in (("fl", fl), ("st", st), ("wl", worklist), ("rr", run_row), ("cr", cr),
                              ("ph", fresh_phones)):
                 con.register(f"_q_{name}", df)
+                registered.append(f"_q_{name}")
             con.execute("insert into quality.lead_junk_flags by name select * from _q_fl")
-            con.execute("insert into quality.lead_checks by name select * from _q_lc")
-            con.execute("create or replace table quality.lead_state as select * from _q_st")
+            con.execute("insert into quality.lead_checks (source_system, account, lead_id, run_id, checked_at, "
+                        f"is_rechecked) select {k}, ?, ?, changed from _q_keys", [run_id, checked_at])
+            state_sql = f"select st.*, q._fp from _q_st st join _q_keys q using ({k})"
+            if has_state and n_changed < n_total and _state_compatible(con):
+                # only new / changed leads are rewritten; leads gone from the warehouse are dropped
+                con.execute(f"""delete from quality.lead_state s where not exists (select 1 from _q_keys q
+                    where not q.changed and q.source_system = s.source_system and q.account = s.account
+                      and q.lead_id = s.lead_id)""")
+                con.execute(f"insert into quality.lead_state by name {state_sql}")
+            else:
+                con.execute(f"create or replace table quality.lead_state as {state_sql}")
             con.execute("delete from quality.quarantine_worklist")
             con.execute("insert into quality.quarantine_worklist by name select * from _q_wl")
             con.execute("insert into quality.dq_runs by name select * from _q_rr")
@@ -276,13 +343,22 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         except Exception:
             con.execute("rollback")
             raise
-        finally:
-            for name in ("fl", "lc", "st", "wl", "rr", "cr", "ph"):
-                try:
-                    con.unregister(f"_q_{name}")
-                except Exception:
-                    pass
-        return RunResult(run_id, started, finished, len(L), int(changed.sum()), fl, summary, worklist, checks, ge)
+        return RunResult(run_id, started, finished, int(n_total), int(n_changed), fl, summary, worklist, checks, ge)
     finally:
+        for name in registered:
+            try:
+                con.unregister(name)
+            except Exception:
+                pass
+        try:
+            con.execute("drop table if exists _q_keys")
+        except Exception:
+            pass
         if own:
             con.close()
+
+
+def _state_compatible(con) -> bool:
+    cols = {r[0] for r in con.execute("select column_name from information_schema.columns where "
+                                      "table_schema = 'quality' and table_name = 'lead_state'").fetchall()}
+    return set(FEATURE_COLUMNS) | {"_fp"} <= cols
