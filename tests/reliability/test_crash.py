@@ -241,15 +241,17 @@ def test_sigkill_after_the_rotated_pair_is_persisted_does_not_lock_out(sandbox, 
     assert oct(os.stat(tmp_path / "tokens" / "amocrm_amo_kzn.json").st_mode & 0o777) == "0o600"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "extract/common/tokens.py TokenStore.save: a SIGKILL after the rotated pair was written and "
-    "fsynced to the temp file but before os.replace leaves the pair only in .<key>.*.tmp, which "
-    "load() never reads; the spent refresh token stays in <key>.json and amoCRM refuses it: locked out"))
 def test_sigkill_while_persisting_the_rotated_pair_does_not_lock_out(sandbox, tmp_path):
     env, cfg = _amo_only(sandbox, tmp_path, crash="in_token_save")
     assert _finish(_start(cfg, env))[0] == -signal.SIGKILL
+    token_dir = tmp_path / "tokens"
+    assert list(token_dir.glob(".amocrm_amo_kzn.*.tmp")), "the kill left the new pair in the temp file"
     _, plain = _amo_only(sandbox, tmp_path)
-    _run_ok(plain, env)
+    _run_ok(plain, env)  # the recovered (unspent) pair authenticates
+    assert not list(token_dir.glob(".amocrm_amo_kzn.*.tmp"))  # promoted over the file
+    assert oct(os.stat(token_dir / "amocrm_amo_kzn.json").st_mode & 0o777) == "0o600"
+    sandbox.admin(AMO, "expire-tokens")
+    _run_ok(plain, env)  # and rotates on from it
 
 
 def test_sigkill_after_the_server_rotated_but_before_the_answer_stops_clearly(sandbox, tmp_path):
@@ -294,3 +296,23 @@ def test_two_runs_at_once_second_refuses_clearly_state_intact(sandbox, tmp_path)
         assert_b24_equal(wh.con, sandbox, CORE["bitrix24"])
         assert_amo_equal(wh.con, sandbox, CORE["amocrm"])
         assert wh.con.execute("SELECT count(*) FROM meta.extract_runs WHERE status <> 'success'").fetchone()[0] == 0
+
+
+def test_token_store_recovers_a_complete_temp_file_and_ignores_a_half_written_one(tmp_path):
+    """The unit behind the SIGKILL test above: a half-written temp never replaces the pair; a
+    complete, newer one is returned by load() and promoted over the file, mode 0600."""
+    from extract.common.tokens import TokenStore
+
+    store = TokenStore(tmp_path)
+    store.save("amocrm_x", {"refresh_token": "old-refresh", "access_token": "old-access"})
+    (tmp_path / ".amocrm_x.abcd1234.tmp").write_text('{"refresh_token": "half-wri')
+    assert store.load("amocrm_x")["refresh_token"] == "old-refresh"
+    newer = tmp_path / ".amocrm_x.efgh5678.tmp"
+    newer.write_text(json.dumps({"refresh_token": "new-refresh", "access_token": "new-access"}))
+    os.chmod(newer, 0o600)
+    t = time.time() + 5
+    os.utime(newer, (t, t))
+    assert store.load("amocrm_x")["refresh_token"] == "new-refresh"
+    assert json.loads((tmp_path / "amocrm_x.json").read_text())["refresh_token"] == "new-refresh"
+    assert not list(tmp_path.glob(".amocrm_x.*.tmp"))
+    assert oct(os.stat(tmp_path / "amocrm_x.json").st_mode & 0o777) == "0o600"
