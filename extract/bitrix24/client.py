@@ -166,7 +166,17 @@ class Bitrix24Client:
             self.limiter.acquire()  # the sandbox serves the auth server on the portal
             return send_json(self.session, "GET", self.oauth_server, params=params, timeout=self.timeout)
 
-        res = retrying(once, self.settings.http_retries, what="Bitrix24 OAuth refresh")
+        # The one retry layer for the refresh. What still fails is an AuthError, which no caller
+        # retries (not even the retrying() around _send that got here through _auth_token) and
+        # which stops the account's run: otherwise a dead OAuth server costs http_retries² token
+        # requests per entity. The next run starts over.
+        try:
+            res = retrying(once, self.settings.http_retries, what="Bitrix24 OAuth refresh")
+        except TransientError as exc:
+            raise AuthError(f"accounts[{self.account.name}].oauth_server_url",
+                            f"Bitrix24 OAuth refresh failed {self.settings.http_retries} times in a row, the "
+                            f"OAuth server is unreachable or failing ({exc}); stopping this account's run "
+                            f"(no token pair was received; the next run tries again)") from None
         body = res.data if isinstance(res.data, dict) else {}
         if res.status != 200 or "access_token" not in body:
             err = body.get("error") or f"HTTP {res.status}"
