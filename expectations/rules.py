@@ -44,6 +44,9 @@ def _words_regex(words) -> str:
 
 
 def _arrow_str(s: pd.Series) -> pa.Array:
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        a = pa.array(s.array)
+        return (a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a).cast(pa.large_string())
     return pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
 
 
@@ -68,8 +71,20 @@ def _str(s: pd.Series) -> pd.Series:
 
 
 def _clean_name(s: pd.Series) -> pd.Series:
-    return (_str(s).str.lower().str.replace("ё", "е", regex=False)
-            .str.replace(r"\s+", " ", regex=True).str.strip())
+    a = pc.fill_null(_arrow_str(s), "")
+    a = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.replace_substring(pc.utf8_lower(a), "ё", "е"),
+                                                           r"\s+", " "))
+    return pd.Series(pd.arrays.ArrowStringArray(a.cast(pa.large_string()).cast(pa.string())), index=s.index)
+
+
+def _codes(s) -> np.ndarray:
+    """Integer codes of a column's values (Arrow dictionary encoding), -1 for null."""
+    a = s if isinstance(s, (pa.Array, pa.ChunkedArray)) else _arrow_str(s) if s.dtype == object else pa.array(
+        s.array if hasattr(s, "array") else s)
+    d = pc.dictionary_encode(a)
+    if isinstance(d, pa.ChunkedArray):
+        d = d.combine_chunks() if d.num_chunks != 1 else d.chunk(0)
+    return pc.fill_null(d.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | None = None,
@@ -170,19 +185,20 @@ def _seconds(ts: pd.Series) -> np.ndarray:
 def _scope_codes(f: pd.DataFrame, scope: str) -> np.ndarray:
     if scope == "company":
         return np.zeros(len(f), dtype=np.int64)
-    return pd.MultiIndex.from_arrays([f["source_system"], f["account"]]).factorize()[0].astype(np.int64)
+    a, b = _codes(f["source_system"]), _codes(f["account"])
+    return a * (int(b.max(initial=0)) + 2) + b
 
 
 def _chain_duplicates(codes, keys, t, lead_id, window_s):
     """Within (code, key), leads sorted by time; a lead within window_s of the previous one with
     the same key is a duplicate of the chain's first lead. Returns (is_dup, first_position)."""
     n = len(keys)
-    kcode = pd.MultiIndex.from_arrays([codes, keys]).factorize()[0]
-    order = np.lexsort((lead_id, t, kcode))
-    ks, ts = kcode[order], t[order]
+    keys = np.asarray(keys, dtype=np.int64)  # integer codes of the key values (see _codes)
+    order = np.lexsort((lead_id, t, keys, codes))
+    ks, cs, ts = keys[order], codes[order], t[order]
     new = np.ones(n, dtype=bool)
     if n > 1:
-        new[1:] = (ks[1:] != ks[:-1]) | ((ts[1:] - ts[:-1]) > window_s)
+        new[1:] = (ks[1:] != ks[:-1]) | (cs[1:] != cs[:-1]) | ((ts[1:] - ts[:-1]) > window_s)
     start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
     is_dup = np.empty(n, dtype=bool)
     first = np.empty(n, dtype=np.int64)
@@ -221,30 +237,31 @@ def detect(features: pd.DataFrame, deals: pd.DataFrame | None, cfg: dict) -> dic
     dup_kind = np.full(n, None, dtype=object)
     dup_of = np.full(n, -1, dtype=np.int64)
     dup_note = np.full(n, None, dtype=object)
-    has = f["phone_key"].notna().to_numpy()
-    idx = np.nonzero(has)[0]
+    pkey = _codes(f["phone_key"])
+    idx = np.nonzero(pkey >= 0)[0]
     if len(idx):
-        is_dup, first = _chain_duplicates(scope[idx], f["phone_key"].to_numpy()[idx], t[idx], lead_id[idx], window_s)
+        is_dup, first = _chain_duplicates(scope[idx], pkey[idx], t[idx], lead_id[idx], window_s)
         d, fi = idx[is_dup], idx[first[is_dup]]
-        raw = f["phone_raw"].to_numpy()
+        raw = _codes(f["phone_raw"])
         same = raw[d] == raw[fi]
         dup_kind[d] = np.where(same, "exact_duplicate", "phone_format_duplicate")
         dup_of[d] = lead_id[fi]
-        dup_note[d] = f["phone_key"].to_numpy()[d]
+        dup_note[d] = f["phone_key"].iloc[d].to_numpy(dtype=object)
     if dcfg.get("match_email", True):
-        ekey = f["email_key"]
+        ekey = _arrow_str(f["email_key"])
         if dcfg.get("email_requires_same_name", True):
-            ekey = ekey.astype("string") + "|" + _str(f["name_key"])
-        has_e = ekey.notna().to_numpy()
-        idx = np.nonzero(has_e)[0]
+            ekey = pc.binary_join_element_wise(ekey, pc.fill_null(_arrow_str(f["name_key"]), ""),
+                                               pa.scalar("|", pa.large_string()))
+        ecode = _codes(ekey)
+        idx = np.nonzero(ecode >= 0)[0]
         if len(idx):
-            is_dup, first = _chain_duplicates(scope[idx], ekey.to_numpy()[idx], t[idx], lead_id[idx], window_s)
+            is_dup, first = _chain_duplicates(scope[idx], ecode[idx], t[idx], lead_id[idx], window_s)
             d, fi = idx[is_dup], idx[first[is_dup]]
             fresh = dup_of[d] < 0
             d, fi = d[fresh], fi[fresh]
             dup_kind[d] = "email_duplicate"
             dup_of[d] = lead_id[fi]
-            dup_note[d] = f["email_key"].to_numpy()[d]
+            dup_note[d] = f["email_key"].iloc[d].to_numpy(dtype=object)
     for k in ("exact_duplicate", "phone_format_duplicate", "email_duplicate"):
         out[k] = dup_kind == k
 
@@ -365,12 +382,12 @@ def _flags(f, out, cfg, dup_of, dup_note, repeat_of, bot_note) -> pd.DataFrame:
         elif rule == "bot_burst":
             note = bot_note[sel]
         elif rule == "invalid_phone":
-            note = f["bad_phone"].to_numpy()[sel]
+            note = f["bad_phone"].iloc[sel].to_numpy(dtype=object)
         elif rule == "test":
             tp = f["test_phone"].to_numpy()[sel]
             note = np.where(tp, "тестовый номер / test number", "«тест» / 'test' in the text")
         elif rule == "spam":
-            note = f["name_key"].to_numpy()[sel]
+            note = f["name_key"].iloc[sel].to_numpy(dtype=object)
         elif rule == "impossible_date":
             note = f["created_at"].iloc[sel].astype(str).to_numpy()
         else:
@@ -378,7 +395,7 @@ def _flags(f, out, cfg, dup_of, dup_note, repeat_of, bot_note) -> pd.DataFrame:
         ru, en = _REASONS[rule]
         reason = [ru.format(note=x, of=o) + " / " + en.format(note=x, of=o) for x, o in zip(note, of)]
         parts.append(pd.DataFrame({
-            "source_system": f["source_system"].to_numpy()[sel], "account": f["account"].to_numpy()[sel],
+            "source_system": f["source_system"].iloc[sel].to_numpy(), "account": f["account"].iloc[sel].to_numpy(),
             "lead_id": f["lead_id"].to_numpy()[sel], "rule": rule, "junk_kind": rule, "reason": reason,
             "severity": sev.get(rule, "error"),
             "duplicate_of_lead_id": _nullable(of)}))

@@ -156,21 +156,25 @@ def _lead_batch_frame(summary: pd.DataFrame, rules: dict, mask: np.ndarray, max_
     return s.reset_index(drop=True), total
 
 
-def _worklist(summary, flags, leads, run_id) -> pd.DataFrame:
+def _worklist(summary, flags, leads, run_id, rules: dict) -> pd.DataFrame:
     crm = leads["crm_junk"].fillna(False).astype(bool).to_numpy() if "crm_junk" in leads else np.zeros(len(leads), bool)
     sel = summary["junk_kind"].notna().to_numpy() & ~crm
     w = summary.loc[sel, KEY + ["responsible_id", "channel", "created_at", "junk_kind", "duplicate_of_lead_id"]]
     if not len(w):
         return pd.DataFrame(columns=["run_id", *KEY, "responsible_id", "channel", "created_at", "junk_kind", "rules",
                                      "reason", "suggested_action", "duplicate_of_lead_id"])
-    fl = flags[KEY + ["rule", "reason"]].sort_values(KEY + ["rule"], kind="stable")
-    codes = pd.MultiIndex.from_frame(fl[KEY]).factorize()[0]
-    # comma-joined sorted rule names per lead, without a Python function per group
-    agg = pd.DataFrame({"_c": codes, "rule": fl["rule"].astype(object).to_numpy()}).groupby("_c", sort=False)[
-        "rule"].agg(",".join)
-    keys = fl[KEY].drop_duplicates().assign(rules=agg.to_numpy()) if len(fl) else fl[KEY].assign(rules=None)
+    # comma-joined sorted names of the rules that fired, per lead: one bit per rule, one string per
+    # distinct combination (a few dozen), no Python per lead
+    names = sorted(rules)
+    bits = np.zeros(len(summary), dtype=np.int64)
+    for i, r in enumerate(names):
+        bits |= rules[r].astype(np.int64) << i
+    sb = bits[sel]
+    ub, inv = np.unique(sb, return_inverse=True)
+    combo = np.array([",".join(r for i, r in enumerate(names) if (b >> i) & 1) for b in ub], dtype=object)
+    w = w.assign(rules=combo[inv] if len(sb) else pd.Series(dtype=object))
     main = flags.merge(w[KEY + ["junk_kind"]], left_on=KEY + ["rule"], right_on=KEY + ["junk_kind"])
-    w = w.merge(keys, on=KEY, how="left").merge(main[KEY + ["reason"]], on=KEY, how="left")
+    w = w.merge(main[KEY + ["reason"]], on=KEY, how="left")
     of = w["duplicate_of_lead_id"].astype("string").fillna("?")
     w["suggested_action"] = [ACTIONS[k].format(of=o) for k, o in zip(w["junk_kind"], of)]
     w.insert(0, "run_id", run_id)
@@ -289,7 +293,7 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             if "lead_batch" in ge.get("suites", {}):
                 ge["suites"]["lead_batch"].update(rows=len(batch), rechecked=drawn_from)
         checks = gating.evaluate_gates(summary, cfg, now_ts, leads=light, deals=D, con=con, landing=landing, ge=ge)
-        worklist = _worklist(summary, flags, pd.DataFrame({"crm_junk": crm_junk}), run_id)
+        worklist = _worklist(summary, flags, pd.DataFrame({"crm_junk": crm_junk}), run_id, res["rules"])
         finished = datetime.now(timezone.utc)
         # ------------------------------------------------------------ write, one transaction
         checked_at = now_ts.tz_convert(None).to_pydatetime()
