@@ -76,7 +76,7 @@ def _tail_last_id(body: bytes, name: str, wrapper: str | None, id_field: str) ->
             return None
         end = pos
         try:
-            value, _ = _DECODER.raw_decode(body[pos + len(key):].decode("utf-8"))
+            value, _ = _DECODER.raw_decode(body[pos + len(key):].decode("utf-8").lstrip())
         except ValueError:
             continue
         rows = _rows_of(value, wrapper)
