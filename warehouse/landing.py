@@ -314,11 +314,17 @@ class Warehouse:
 
     def tombstone_absent(self, spec: TableSpec, account: str, batch_id: str,
                          present_chunks: Iterable[Sequence[int]], *, cursor: str | None = None,
-                         cursor_entity: str | None = None) -> int:
+                         cursor_entity: str | None = None,
+                         children: Sequence[tuple[TableSpec, str, str]] = ()) -> int:
         """Deletion reconciliation for a single-integer-key table: stream every key that still
         exists at the source; live rows of `account` whose key is absent (and not above the
         largest key seen, so rows created meanwhile are safe) become tombstones. One transaction
-        (with the optional cursor). Returns the number of rows tombstoned."""
+        (with the optional cursor). Returns the number of rows tombstoned.
+
+        `children`: (child table, owner column, extra SQL condition or "") — live child rows of
+        `account` whose owner is a tombstone of this table become tombstones in the same
+        transaction (the source deletes a deal's product rows with the deal; they are never
+        re-read once the parent is gone). Tables not created yet are skipped."""
         self.ensure_table(spec)
         if len(spec.keys) != 1:
             raise ValueError("tombstone_absent needs a single key column")
@@ -348,6 +354,8 @@ class Warehouse:
                 n += con.execute(f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?,
                     _batch_id = ? WHERE _account = ? AND NOT _is_deleted""",
                                  [now, batch_id, account]).fetchone()[0]
+            for child, owner_col, extra_sql in children:
+                self.tombstone_orphans(child, account, batch_id, owner_col, spec, extra_sql, now)
             if cursor is not None:
                 self._set_cursor(spec.system, account, cursor_entity or spec.entity, cursor, now)
             con.execute("COMMIT")
@@ -357,6 +365,22 @@ class Warehouse:
         finally:
             con.execute("DROP TABLE IF EXISTS _present")
         return int(n)
+
+    def tombstone_orphans(self, child: TableSpec, account: str, batch_id: str, owner_col: str,
+                          parent: TableSpec, extra_sql: str = "", now: datetime | None = None) -> int:
+        """Tombstone live rows of `child` whose owner (`owner_col`) is a tombstone in `parent`
+        (single integer key). No-op while either table does not exist yet."""
+        existing = {r[0] for r in self.con.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name = ? "
+            "AND table_name IN (?, ?)", [child.schema, child.entity, parent.entity]).fetchall()}
+        if {f"{child.schema}.{child.entity}", f"{parent.schema}.{parent.entity}"} - existing:
+            return 0
+        cond = f" AND ({extra_sql})" if extra_sql else ""
+        return int(self.con.execute(
+            f"""UPDATE {child.table} SET _is_deleted = true, _deleted_at = ?, _batch_id = ?
+                WHERE _account = ? AND NOT _is_deleted{cond} AND {_q(owner_col)} IN (
+                    SELECT {_q(parent.key_names[0])} FROM {parent.table} WHERE _account = ? AND _is_deleted)""",
+            [now or datetime.now(timezone.utc), batch_id, account, account]).fetchone()[0])
 
     def tombstone_stale(self, spec: TableSpec, account: str, batch_id: str, where_sql: str = "",
                         params: Sequence[Any] = ()) -> int:

@@ -268,7 +268,8 @@ class Bitrix24Extractor:
 
         n = self.wh.tombstone_absent(entity.spec, self.account.name, run.batch_id, id_chunks(),
                                      cursor=json.dumps({"at": time.time()}),
-                                     cursor_entity=f"{entity.name}:reconcile")
+                                     cursor_entity=f"{entity.name}:reconcile",
+                                     children=_CHILDREN.get(entity.name, ()))
         run.deleted += n
         if run.mode != "full":
             run.mode += "+reconcile"
@@ -376,6 +377,15 @@ class Bitrix24Extractor:
             params.append(type_id)
         return self.wh.tombstone_stale(entity.spec, self.account.name, run.batch_id, where, params)
 
+    def _tombstone_orphans(self, entity: Entity, run: EntityRun) -> int:
+        """Children whose parent is a tombstone: normally tombstoned with the parent by
+        reconciliation (`_CHILDREN`); this catches those of parents deleted before the child
+        table existed. Children are only re-read for live parents."""
+        return sum(self.wh.tombstone_orphans(child, self.account.name, run.batch_id, owner, BY_NAME[parent].spec,
+                                             cond)
+                   for parent, kids in _CHILDREN.items()
+                   for child, owner, cond in kids if child.entity == entity.name)
+
     def _children_since(self, entity: Entity, full: bool) -> tuple[str | None, str]:
         state = {} if full else self._cursor(entity.name)
         since = state.get("parents_since")
@@ -410,6 +420,7 @@ class Bitrix24Extractor:
                 rows, bad = [], []
         self._merge(entity, run, rows, bad, None)
         run.deleted += self._tombstone_children(entity, run, 2, deals)
+        run.deleted += self._tombstone_orphans(entity, run)
         self.wh.set_cursor(SYSTEM, self.account.name, entity.name, json.dumps({"parents_since": now}))
 
     def _run_payments(self, entity: Entity, run: EntityRun, full: bool) -> None:
@@ -430,6 +441,7 @@ class Bitrix24Extractor:
         parents = [(2, self._parents("deals", since)), (31, self._parents("invoices", since))]
         self._run_children(entity, run, full, parents, entity.method,
                            lambda t, oid: {"entityTypeId": t, "entityId": oid}, lambda t, oid: (t, oid))
+        run.deleted += self._tombstone_orphans(entity, run)
         self.wh.set_cursor(SYSTEM, self.account.name, entity.name, json.dumps({"parents_since": now}))
 
     def _payments_sale(self, entity: Entity, run: EntityRun) -> None:
@@ -455,6 +467,15 @@ class Bitrix24Extractor:
                 rows, bad = [], []
         self._merge(entity, run, rows, bad, None)
         run.deleted += self.wh.tombstone_stale(entity.spec, self.account.name, run.batch_id)
+
+
+# Parent → (child table, owner column, condition): the source deletes these children with their
+# parent, so reconciliation tombstones them in the parent's transaction (Warehouse.tombstone_absent).
+_CHILDREN: dict[str, tuple[tuple[TableSpec, str, str], ...]] = {
+    "deals": ((BY_NAME["deal_productrows"].spec, "owner_id", ""),
+              (BY_NAME["payments"].spec, "entity_id", "entity_type_id = 2")),
+    "invoices": ((BY_NAME["payments"].spec, "entity_id", "entity_type_id = 31"),),
+}
 
 
 def extract_accounts(accounts: list[AccountConfig], warehouse: Warehouse, settings: Settings | None = None,

@@ -177,8 +177,7 @@ def _kill_and_resume(sandbox, tmp_path, kills: int, seed: int, max_delay: float,
         resumed = wh.con.execute("SELECT count(*) FROM meta.extract_runs WHERE mode LIKE 'resume%'").fetchone()[0]
         b24 = (entities or {}).get("bitrix24") or list(B24_STATE)
         amo = (entities or {}).get("amocrm") or list(AMO_STATE)
-        # product rows of deleted deals: test_faults.py::test_product_rows_of_a_deleted_deal_are_tombstoned
-        assert_b24_equal(wh.con, sandbox, [e for e in b24 if e != "deal_productrows"], deleted[B24])
+        assert_b24_equal(wh.con, sandbox, b24, deleted[B24])
         assert_amo_equal(wh.con, sandbox, amo, deleted[AMO])
     return killed, resumed, log
 

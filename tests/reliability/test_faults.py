@@ -119,8 +119,7 @@ def test_records_change_and_vanish_during_pagination(sandbox, settings, crm):
             assert sandbox.stats(B24)["bitrix24"]["mutations"] > 1  # also during the incremental run
             sandbox.clear_faults(B24)
             assert not failed(Bitrix24Extractor(acc, wh, settings).run(B24_CORE, reconcile=True))
-            # product rows of deals deleted meanwhile: see the xfail test below
-            assert_b24_equal(wh.con, sandbox, [e for e in B24_CORE if e != "deal_productrows"])
+            assert_b24_equal(wh.con, sandbox, B24_CORE)  # product rows of deleted deals too
     else:
         sandbox.start()
         sandbox.set_faults(AMO, **faults)
@@ -250,10 +249,6 @@ def test_persistent_fault_stops_after_bounded_retries_with_a_clear_message(sandb
     assert time.monotonic() - started < 60
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "extract/bitrix24/extractor.py: product rows (and per-object payments) are only re-read for "
-    "live parents (_parents: NOT _is_deleted); when reconciliation tombstones a deleted deal, its "
-    "product rows stay live in raw_bitrix24.deal_productrows although the portal deleted them"))
 def test_product_rows_of_a_deleted_deal_are_tombstoned(sandbox, settings):
     sandbox.start()
     acc = sandbox.b24_account()
