@@ -42,10 +42,34 @@ def _cfv(value: Any) -> Any:
 
 
 def dumps(payload: Any) -> bytes:
-    """A response body: compact UTF-8 JSON (orjson when available: 5-10x faster on big pages)."""
+    """A response body: compact UTF-8 JSON (orjson when available: 5-10x faster on big pages).
+    Integers beyond 64 bits (which orjson refuses) are written as the digits, as the PHP server
+    serialises whatever it holds: a malformed record is served, not turned into an HTTP 500."""
     if orjson is not None:
-        return orjson.dumps(payload)
+        try:
+            return orjson.dumps(payload)
+        except TypeError:
+            big: dict[str, int] = {}
+            body = orjson.dumps(_mark_big_ints(payload, big))
+            for token, value in big.items():
+                body = body.replace(f'"{token}"'.encode(), str(value).encode())
+            return body
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _mark_big_ints(value: Any, big: dict[str, int]) -> Any:
+    """A copy of `value` with each integer outside orjson's range replaced by a unique token."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -(2 ** 63) <= value < 2 ** 64:
+        token = f"@@sandbox-bigint-{len(big)}@@"
+        big[token] = value
+        return token
+    if isinstance(value, dict):
+        return {k: _mark_big_ints(v, big) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mark_big_ints(v, big) for v in value]
+    return value
 
 
 @dataclass

@@ -7,6 +7,7 @@ tests (hypothesis) of the per-record parsers and the landing merge."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
@@ -49,9 +50,10 @@ def _account_for_every_record(wh, system: str, entity: str, account: str, record
         if tag is None:
             untagged += 1
             continue
-        in_q = [reason for reason, raw in quarantined if tag in (raw or "")]
+        exact = re.compile(re.escape(tag) + r"(?![0-9])")  # corpus-a1 is not corpus-a10
+        in_q = [reason for reason, raw in quarantined if exact.search(raw or "")]
         assert (tag in loaded) != bool(in_q), f"{tag}: loaded={tag in loaded} quarantined={in_q}: {str(rec)[:200]}"
-    not_objects = sum(1 for reason, _ in quarantined if reason.startswith("record is a"))
+    not_objects = sum(1 for reason, _ in quarantined if "record is a" in reason)  # amoCRM prefixes the type
     assert not_objects >= untagged
     return loaded, quarantined
 
@@ -85,8 +87,6 @@ def test_bitrix24_corpus_is_loaded_or_quarantined_and_nothing_else_is_affected(s
         assert not failed(Bitrix24Extractor(acc, wh, settings).run(["leads"], reconcile=True))
 
 
-@pytest.mark.skip(reason="harness not finished: with the corpus spliced in, a leads page comes back HTTP 500 "
-                         "from the amoCRM emulator (not yet diagnosed), so the corpus never reaches the client")
 def test_amocrm_corpus_is_loaded_or_quarantined_and_nothing_else_is_affected(sandbox, settings):
     records = corpus.amocrm_leads()
     fields = corpus.amocrm_custom_fields()
