@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from sandbox.bitrix24.lists import (
+    split_filter_key,
     ApiError,
     FilterCompiler,
     Page,
@@ -161,11 +162,18 @@ def entity_list(entity: Entity) -> Callable[[Ctx], Result]:
         t = ctx.table(entity.table)
         p = ctx.params
         cols = old_select(t, as_list(get_ci(p, "select")), entity.multifields)
-        where = FilterCompiler(t, ctx.tz).compile(get_ci(p, "filter") or {})
+        filt = get_ci(p, "filter") or {}
+        compiler = FilterCompiler(t, ctx.tz)
+        where = compiler.compile(filt)
+        rest = None
+        if where.keyset_after is not None:  # the same filter without its `>ID` part, for ReadAhead
+            rest = compiler.compile({k: v for k, v in filt.items()
+                                     if not (split_filter_key(str(k))[0] in (">", ">=")
+                                             and t.resolve(split_filter_key(str(k))[1]) == t.id_column)})
         order_sql = compile_order(get_ci(p, "order"), t.resolve, t.id_column)
         maybe_mutate(ctx, entity)
         page = run_page(ctx.cur, t, cols, where, order_sql, parse_start(get_ci(p, "start")),
-                        sql_render_tz=ctx.tz)
+                        sql_render_tz=ctx.tz, readahead=ctx.app.readahead, keyset_rest=rest)
         json_cols = [c for c in cols if t.family(c) == "json"]
         rows = page.rows
         for row in rows:  # everything else was rendered by DuckDB

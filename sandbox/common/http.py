@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import date, datetime
+from decimal import Decimal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +27,29 @@ from sandbox.common.faults import FaultConfig, FaultInjector
 from sandbox.common.requestlog import RequestLog
 
 LOOPBACK = "127.0.0.1"
+
+try:  # several times faster than the standard library on the big list pages (a dagster-dbt dependency)
+    import orjson
+except ImportError:  # pragma: no cover
+    orjson = None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, as the real services send it."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(payload, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # e.g. an int beyond 64 bits: the standard library writes it as is
+            pass
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_default).encode("utf-8")
 
 
 @dataclass
@@ -71,8 +96,7 @@ class Response:
     @classmethod
     def json_body(cls, status: int, payload: Any, content_type: str = "application/json; charset=utf-8",
                   **kw: Any) -> "Response":
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(status=status, body=body, content_type=content_type, **kw)
+        return cls(status=status, body=dumps(payload), content_type=content_type, **kw)
 
     @classmethod
     def html(cls, status: int, text: str, **kw: Any) -> "Response":
@@ -121,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         started = time.perf_counter()
+        # CPU time of this handler thread: what serving costs, whatever else the machine runs.
+        self.server.log.cpu_started()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)

@@ -20,8 +20,14 @@ class RequestLog:
         self._file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
         self.reset()
 
+    _local = threading.local()
+
+    def cpu_started(self) -> None:
+        self._local.cpu0 = time.thread_time()
+
     def reset(self) -> None:
         with self._lock:
+            self._cpu = 0.0
             self._entries: list[dict[str, Any]] = []
             self._by_status: Counter[int] = Counter()
             self._by_method: Counter[str] = Counter()
@@ -33,6 +39,7 @@ class RequestLog:
     def record(self, req: Any, status: int, nbytes: int, started: float, resp: Any = None,
                fault: str = "", api_method: str = "") -> None:
         elapsed = time.perf_counter() - started
+        cpu = time.thread_time() - getattr(self._local, "cpu0", time.thread_time())
         entry = {
             "ts": time.time(),
             "method": req.method,
@@ -40,6 +47,7 @@ class RequestLog:
             "status": status,
             "bytes": nbytes,
             "ms": round(elapsed * 1000, 3),
+            "cpu_ms": round(cpu * 1000, 3),
             "api_method": (resp.api_method if resp is not None else api_method) or "",
             "limited": resp.limited if resp is not None else "",
             "cost": resp.cost if resp is not None else 0.0,
@@ -56,6 +64,7 @@ class RequestLog:
             if fault:
                 self._faults[fault] += 1
             self._cost += entry["cost"]
+            self._cpu += cpu
             if self._file:
                 self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 self._file.flush()
@@ -74,5 +83,6 @@ class RequestLog:
                 "rate_limited": dict(self._limited),
                 "faults_injected": dict(self._faults),
                 "server_cost_seconds": round(self._cost, 6),
+                "server_cpu_seconds": round(self._cpu, 6),
                 "since": self._started,
             }
