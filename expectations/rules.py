@@ -141,7 +141,8 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
     f["name_key"] = _clean_name(leads["name"])
 
     # ---------------------------------------------------------------- text rules (RE2 via Arrow)
-    text = _arrow_str(_str(leads["title"]) + "\n" + _str(leads["name"]) + "\n" + _str(leads["comments"]))
+    text = pc.binary_join_element_wise(*(pc.fill_null(_arrow_str(leads[c]), "") for c in ("title", "name", "comments")),
+                                       pa.scalar("\n", pa.large_string()))
     f["test_word"] = _match(text, _words_regex(cfg["test"]["words"]))
     sp = cfg["spam"]
     spam = np.zeros(n, dtype=bool)
@@ -150,7 +151,7 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
     if sp.get("keywords"):
         spam |= _match(text, "|".join(re.escape(k.lower()) for k in sp["keywords"]))
     f["spam"] = spam
-    name_arr = _arrow_str(_str(leads["name"]).str.strip())
+    name_arr = pc.utf8_trim_whitespace(pc.fill_null(_arrow_str(leads["name"]), ""))
     f["machine"] = spam | _match(name_arr, cfg["bot_burst"]["machine_name_pattern"], ignore_case=False)
 
     # ---------------------------------------------------------------- missing / impossible values

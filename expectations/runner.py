@@ -253,6 +253,7 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             if c in Lc.columns:
                 Lc[c] = Lc[c].map(lambda v: None if v is None else list(v))
         L_changed = conform_leads(Lc)
+        del Lc  # conform_leads copied it; keep one copy of the text columns alive, not two
         # phone cache: only the raw values these leads carry
         cache = None
         if _exists(con, "quality", "phone_cache") and len(L_changed):
@@ -266,6 +267,7 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         new_f["crm_junk"] = L_changed["crm_junk"].fillna(False).astype(bool).to_numpy()
         new_f["responsible_known"] = L_changed["responsible_known"].fillna(True).astype(bool).to_numpy()
         new_f["_changed"] = True
+        del L_changed  # the raw text is no longer needed: features carry what the window rules read
         if n_changed < n_total:
             fc = ", ".join(f"s.{c}" for c in FEATURE_COLUMNS if c not in KEY)
             old = reader.arrow_frame(con, f"""select q.source_system, q.account, q.lead_id, {fc},
