@@ -24,7 +24,8 @@ point_events as (
     {%- for p in points %}
     select
         source_system, account, lead_id, branch, department_key, department_name, manager_key, channel,
-        recorded_at as created_at, '{{ p }}' as control_point, {{ p }}_at as reached_at
+        '{{ p }}' as control_point,
+        {%- if p == 'recorded' %} created_date {%- else %} {{ local_date(p ~ '_at') }} {%- endif %} as reached_date
     from leads
     where {{ p }}_at is not null
     {%- if not loop.last %}
@@ -39,8 +40,8 @@ cohort as (
     select
         grains.period_grain,
         case grains.period_grain
-            when 'week' then {{ period_start('week', local_date('leads.recorded_at')) }}
-            else {{ period_start('month', local_date('leads.recorded_at')) }}
+            when 'week' then {{ period_start('week', 'leads.created_date') }}
+            else {{ period_start('month', 'leads.created_date') }}
         end as period_start,
         'cohort' as funnel_basis,
         leads.source_system, leads.account, leads.branch, leads.department_key, leads.department_name,
@@ -69,8 +70,8 @@ flow as (
     select
         grains.period_grain,
         case grains.period_grain
-            when 'week' then {{ period_start('week', local_date('point_events.reached_at')) }}
-            else {{ period_start('month', local_date('point_events.reached_at')) }}
+            when 'week' then {{ period_start('week', 'point_events.reached_date') }}
+            else {{ period_start('month', 'point_events.reached_date') }}
         end as period_start,
         'flow' as funnel_basis,
         source_system, account, branch, department_key, department_name, manager_key, channel,
