@@ -3,8 +3,9 @@ checkpoints that build Data Docs.
 
 GE's SQL path fails on DuckDB (IndexError in `resolve_metric_bundle` through duckdb-engine), so
 everything here validates pandas DataFrames read from DuckDB: a compact frame of the leads
-checked in the run (a handful of typed columns, no free text) and a one-row-per-table summary of
-the landing tables computed in SQL. Both stay cheap at a million leads.
+checked in the run (a handful of typed columns, no free text; above `ge.lead_batch_max_rows`
+re-checked leads, a seeded uniform sample of them) and a one-row-per-table summary of the landing
+tables computed in SQL. Both stay cheap at a million leads.
 
 Data Docs: GE's page templates load Bootstrap, jQuery, Font Awesome and bootstrap-table from
 public CDNs (the package ships no copies), so the pages are fully styled only with internet
