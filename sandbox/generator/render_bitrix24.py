@@ -166,10 +166,10 @@ def _multifield(ids_start: int, values, vtypes, type_id: str) -> tuple[list, int
     out = []
     k = ids_start
     for v, t in zip(values, vtypes):
-        if v is None:
+        if v is None or (isinstance(v, float) and v != v):  # missing (pandas gives NaN): no multifield at all
             out.append(None)
         else:
-            out.append(f'[{{"ID":"{k}","VALUE_TYPE":"{t}","VALUE":{json.dumps(v, ensure_ascii=False)},'
+            out.append(f'[{{"ID":"{k}","VALUE_TYPE":"{t}","VALUE":{json.dumps(v, ensure_ascii=False, allow_nan=False)},'
                        f'"TYPE_ID":"{type_id}"}}]')
             k += 1
     return out, k
