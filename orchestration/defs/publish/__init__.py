@@ -2,8 +2,8 @@
 
 `publish_bi` copies the marts into warehouse/bi.duckdb (swapped in atomically, so a BI tool holding
 the previous file keeps reading it), builds the head-of-sales HTML report (Russian and English),
-the Parquet and XLSX exports, and — when `CRMWH_PG_PUBLISH_DSN` is set — the PostgreSQL schema
-`marts` with its read-only role.
+the Parquet exports (XLSX too with CRMWH_EXPORT_XLSX=1; `crmwh export` any time), and — when
+`CRMWH_PG_PUBLISH_DSN` is set — the PostgreSQL schema `marts` with its read-only role.
 
 The gate is checked HERE, not only by Dagster: the junk-detection checks are blocking, but
 Dagster's blocking does not stop every kind of downstream asset (a run that selects only this
@@ -65,7 +65,11 @@ def publish_bi(context: dg.AssetExecutionContext, crmwh: CrmwhResource) -> dg.Ma
     except PublishBlocked as exc:
         raise dg.Failure(description=f"Publishing blocked, the previous published marts stay in place: {exc}",
                          allow_retries=False) from None
-    out = publish(warehouse, warehouse.parent, postgres_dsn=os.environ.get("CRMWH_PG_PUBLISH_DSN") or None)
+    # XLSX of every mart is slow (openpyxl writes ~60k cells/s; fct_plan_vs_fact alone has
+    # hundreds of thousands of rows): each run writes Parquet, and Excel files when asked for
+    # (CRMWH_EXPORT_XLSX=1) or on demand with `crmwh export`.
+    xlsx = os.environ.get("CRMWH_EXPORT_XLSX", "").lower() in ("1", "true", "yes")
+    out = publish(warehouse, warehouse.parent, xlsx=xlsx, postgres_dsn=os.environ.get("CRMWH_PG_PUBLISH_DSN") or None)
     meta = {**quality, "bi_duckdb": dg.MetadataValue.path(str(out.publish.path)),
             "tables": dg.MetadataValue.json(out.publish.tables), "rows": out.publish.total_rows,
             "postgres": out.postgres is not None}
