@@ -16,6 +16,7 @@ between a lead and a client contact), never anything a generator knows.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import numpy as np
@@ -96,6 +97,13 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
     now = now or datetime.now(timezone.utc)
     n = len(leads)
     f = leads[KEY + ["created_at", "channel", "responsible_id", "contact_id"]].copy()
+    # The regex text rules run in a second thread while phones are normalised (both are mostly
+    # Arrow kernels, which release the GIL); small batches stay on one thread.
+    _text_rules = None
+    if n >= 50_000:
+        _pool = ThreadPoolExecutor(max_workers=1)
+        _text_rules = _pool.submit(_text_flags, leads, cfg)
+        _pool.shutdown(wait=False)
 
     # ---------------------------------------------------------------- phones
     raw = _long(leads, "phones", "phone")
@@ -141,18 +149,9 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
     f["name_key"] = _clean_name(leads["name"])
 
     # ---------------------------------------------------------------- text rules (RE2 via Arrow)
-    text = pc.binary_join_element_wise(*(pc.fill_null(_arrow_str(leads[c]), "") for c in ("title", "name", "comments")),
-                                       pa.scalar("\n", pa.large_string()))
-    f["test_word"] = _match(text, _words_regex(cfg["test"]["words"]))
-    sp = cfg["spam"]
-    spam = np.zeros(n, dtype=bool)
-    if sp.get("flag_links", True):
-        spam |= _match(text, sp["url_pattern"])
-    if sp.get("keywords"):
-        spam |= _match(text, "|".join(re.escape(k.lower()) for k in sp["keywords"]))
-    f["spam"] = spam
-    name_arr = pc.utf8_trim_whitespace(pc.fill_null(_arrow_str(leads["name"]), ""))
-    f["machine"] = spam | _match(name_arr, cfg["bot_burst"]["machine_name_pattern"], ignore_case=False)
+    text = _text_rules.result() if _text_rules is not None else _text_flags(leads, cfg)
+    for c, v in text.items():
+        f[c] = v
 
     # ---------------------------------------------------------------- missing / impossible values
     src = leads["source_code"].astype("string").str.strip()
@@ -174,6 +173,23 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
     f["impossible_amount"] = (amt.notna() & ((amt < imp["min_amount"]) | (amt > imp["max_amount"]))).to_numpy(
         dtype=bool)
     return f[FEATURE_COLUMNS], fresh
+
+
+def _text_flags(leads: pd.DataFrame, cfg: dict) -> dict[str, np.ndarray]:
+    """test_word, spam and machine flags of each lead from its title, name and comments."""
+    n = len(leads)
+    text = pc.binary_join_element_wise(*(pc.fill_null(_arrow_str(leads[c]), "") for c in ("title", "name", "comments")),
+                                       pa.scalar("\n", pa.large_string()))
+    test_word = _match(text, _words_regex(cfg["test"]["words"]))
+    sp = cfg["spam"]
+    spam = np.zeros(n, dtype=bool)
+    if sp.get("flag_links", True):
+        spam |= _match(text, sp["url_pattern"])
+    if sp.get("keywords"):
+        spam |= _match(text, "|".join(re.escape(k.lower()) for k in sp["keywords"]))
+    name_arr = pc.utf8_trim_whitespace(pc.fill_null(_arrow_str(leads["name"]), ""))
+    machine = spam | _match(name_arr, cfg["bot_burst"]["machine_name_pattern"], ignore_case=False)
+    return {"test_word": test_word, "spam": spam, "machine": machine}
 
 
 # ------------------------------------------------------------------------------ window rules

@@ -18,7 +18,10 @@ Tables written (schema `quality`):
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +30,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from expectations import gating
 from expectations.config import load_config
@@ -70,7 +74,9 @@ DDL = [
         data_docs_path varchar)""",
     """create table if not exists quality.check_results (run_id varchar, name varchar, severity varchar,
         passed boolean, observed double, threshold double, description varchar)""",
-    """create table if not exists quality.phone_cache (raw varchar primary key, e164 varchar, is_valid boolean)""",
+    # raw is unique (insert only raw values not cached yet); no PRIMARY KEY: its index costs seconds
+    # per million new numbers and nothing looks numbers up one by one
+    """create table if not exists quality.phone_cache (raw varchar, e164 varchar, is_valid boolean)""",
 ]
 
 
@@ -86,6 +92,7 @@ class RunResult:
     worklist: pd.DataFrame
     checks: list[gating.CheckResult]
     ge: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # seconds per stage of the run (benchmarks)
 
     @property
     def publish_allowed(self) -> bool:
@@ -209,14 +216,28 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
     now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     own = not isinstance(warehouse, duckdb.DuckDBPyConnection)
+    ge_import = None
+    if validate:  # importing Great Expectations takes seconds: overlap it with the DuckDB reads
+        ge_import = threading.Thread(target=importlib.import_module, args=("expectations.gx_suites",),
+                                     daemon=True)
+        ge_import.start()
     con = duckdb.connect(str(warehouse)) if own else warehouse
     registered: list[str] = []
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def tick(stage: str) -> None:
+        now_ = time.perf_counter()
+        timings[stage] = round(timings.get(stage, 0.0) + now_ - clock[0], 3)
+        clock[0] = now_
     try:
         con.execute("SET TimeZone='UTC'")
         try:
             con.execute("SET enable_progress_bar=false")
         except duckdb.Error:
             pass
+        if own:  # DuckDB's buffers count in the run's RSS: keep them small, the big data lives in Arrow
+            con.execute(f"SET memory_limit='{cfg.get('duckdb_memory_limit') or '512MB'}'")
         # ------------------------------------------------------------ which leads changed (in DuckDB)
         if leads is None:
             src_sql = reader.leads_sql(con)
@@ -246,13 +267,18 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             con.execute(f"""create or replace temp table _q_keys as select {k}, _fp, crm_junk, responsible_known,
                 true as changed from ({src_sql})""")
         n_total, n_changed = con.execute("select count(*), count(*) filter (where changed) from _q_keys").fetchone()
-        # new or changed leads: full columns, in key order
-        Lc = reader.arrow_frame(con, f"""select c.* exclude (_fp) from ({src_sql}) c
-            semi join (select {k} from _q_keys where changed) q using ({k}) order by {k}""")
+        tick("fingerprints")
+        # new or changed leads: full columns
+        if n_changed == n_total:
+            Lc = reader.arrow_frame(con, f"select * exclude (_fp) from ({src_sql})")
+        else:
+            Lc = reader.arrow_frame(con, f"""select c.* exclude (_fp) from ({src_sql}) c
+                semi join (select {k} from _q_keys where changed) q using ({k})""")
         for c in ("phones", "emails"):
             if c in Lc.columns:
                 Lc[c] = Lc[c].map(lambda v: None if v is None else list(v))
         L_changed = conform_leads(Lc)
+        tick("read_changed")
         del Lc  # conform_leads copied it; keep one copy of the text columns alive, not two
         # phone cache: only the raw values these leads carry
         cache = None
@@ -264,6 +290,7 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             cache = reader.arrow_frame(con, "select raw, e164, is_valid from quality.phone_cache "
                                             "semi join _q_raw using (raw)")
         new_f, fresh_phones = row_features(L_changed, cfg, cache, now=now_ts.to_pydatetime())
+        tick("row_features")
         new_f["crm_junk"] = L_changed["crm_junk"].fillna(False).astype(bool).to_numpy()
         new_f["responsible_known"] = L_changed["responsible_known"].fillna(True).astype(bool).to_numpy()
         new_f["_changed"] = True
@@ -273,19 +300,24 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             old = reader.arrow_frame(con, f"""select q.source_system, q.account, q.lead_id, {fc},
                     coalesce(q.crm_junk, false) as crm_junk, coalesce(q.responsible_known, true) as responsible_known,
                     false as _changed
-                from _q_keys q join quality.lead_state s using ({k}) where not q.changed order by {k}""")
+                from _q_keys q join quality.lead_state s using ({k}) where not q.changed""")
             F = pd.concat([_conform_features(new_f), _conform_features(old)], ignore_index=True)
         else:
             F = _conform_features(new_f)
         changed = F.pop("_changed").to_numpy(dtype=bool)
+        tick("read_unchanged_features")
         crm_junk = F.pop("crm_junk").to_numpy(dtype=bool)
         light = F[KEY].assign(responsible_known=F.pop("responsible_known").to_numpy(dtype=bool))
         res = detect(F, D, cfg)
+        tick("window_rules")
         summary, flags = res["leads"], res["flags"]
         # ------------------------------------------------------------ GE + gates
         landing = landing_frame(con, now_ts)
+        tick("landing")
         ge = {}
         if validate:
+            ge_import.join()
+            tick("ge_import_wait")
             from expectations.gx_suites import run_validations
 
             max_rows = int((cfg.get("ge") or {}).get("lead_batch_max_rows", 50_000) or 0)
@@ -294,8 +326,10 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
                                  cfg, now_ts, run_id)
             if "lead_batch" in ge.get("suites", {}):
                 ge["suites"]["lead_batch"].update(rows=len(batch), rechecked=drawn_from)
+            tick("ge_validate_docs")
         checks = gating.evaluate_gates(summary, cfg, now_ts, leads=light, deals=D, con=con, landing=landing, ge=ge)
         worklist = _worklist(summary, flags, pd.DataFrame({"crm_junk": crm_junk}), run_id, res["rules"])
+        tick("gates_worklist")
         finished = datetime.now(timezone.utc)
         # ------------------------------------------------------------ write, one transaction
         checked_at = now_ts.tz_convert(None).to_pydatetime()
@@ -318,11 +352,13 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
                 con.execute(ddl)
             for name, df in (("fl", fl), ("st", st), ("wl", worklist), ("rr", run_row), ("cr", cr),
                              ("ph", fresh_phones)):
-                con.register(f"_q_{name}", df)
+                con.register(f"_q_{name}", _arrow(df))
                 registered.append(f"_q_{name}")
             con.execute("insert into quality.lead_junk_flags by name select * from _q_fl")
+            tick("write_flags")
             con.execute("insert into quality.lead_checks (source_system, account, lead_id, run_id, checked_at, "
                         f"is_rechecked) select {k}, ?, ?, changed from _q_keys", [run_id, checked_at])
+            tick("write_lead_checks")
             state_sql = f"select st.*, q._fp from _q_st st join _q_keys q using ({k})"
             if has_state and n_changed < n_total and _state_compatible(con):
                 # only new / changed leads are rewritten; leads gone from the warehouse are dropped
@@ -337,7 +373,10 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             con.execute("insert into quality.dq_runs by name select * from _q_rr")
             con.execute("insert into quality.check_results by name select run_id, name, severity, passed, "
                         "observed, threshold, description from _q_cr")
-            con.execute("insert or ignore into quality.phone_cache select raw, e164, is_valid from _q_ph")
+            tick("write_state_worklist")
+            con.execute("insert into quality.phone_cache select raw, e164, is_valid from _q_ph "
+                        "anti join quality.phone_cache using (raw)")
+            tick("write_phone_cache")
             keep = int(cfg.get("retain_runs") or 0)
             if keep:
                 old_runs = [r[0] for r in con.execute(
@@ -346,10 +385,12 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
                     for t in ("lead_junk_flags", "lead_checks"):
                         con.execute(f"delete from quality.{t} where run_id in (select unnest(?))", [old_runs])
             con.execute("commit")
+            tick("retention_commit")
         except Exception:
             con.execute("rollback")
             raise
-        return RunResult(run_id, started, finished, int(n_total), int(n_changed), fl, summary, worklist, checks, ge)
+        return RunResult(run_id, started, finished, int(n_total), int(n_changed), fl, summary, worklist, checks, ge,
+                         timings)
     finally:
         for name in registered:
             try:
@@ -362,6 +403,15 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             pass
         if own:
             con.close()
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    """A frame as an Arrow table for DuckDB (Arrow-backed strings pass without copies; DuckDB
+    scans Arrow natively instead of converting pandas columns)."""
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return df
 
 
 def _state_compatible(con) -> bool:
