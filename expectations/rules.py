@@ -67,6 +67,45 @@ def _long(leads: pd.DataFrame, many: str, one: str) -> pd.Series:
     return s
 
 
+def _long_arrow(leads: pd.DataFrame, many: str, one: str) -> tuple[np.ndarray, pa.Array]:
+    """Non-blank raw values as (lead row positions, Arrow strings), one entry per value."""
+    if many in leads.columns:
+        s = leads[many].explode().dropna()
+        pos = np.asarray(s.index, dtype=np.int64)
+        arr = pa.array(s.astype(str).to_numpy(dtype=object), type=pa.string())
+    else:
+        col = leads[one]
+        if col.dtype == object:
+            col = col.where(col.isna(), col.astype(str))
+        arr = _arrow_str(col).cast(pa.string())
+        pos = np.arange(len(leads), dtype=np.int64)
+    keep = pc.and_(pc.is_valid(arr), pc.not_equal(pc.utf8_trim_whitespace(arr), "")).to_numpy(zero_copy_only=False)
+    keep = np.asarray(keep, dtype=bool)
+    return pos[keep], arr.filter(pa.array(keep))
+
+
+def _arrow_col(df: pd.DataFrame, col: str) -> pa.Array:
+    s = df[col]
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        a = pa.array(s.array)
+    else:
+        a = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    return a.cast(pa.string())
+
+
+def _first_per_lead(n: int, pos: np.ndarray, values: pa.Array, mask: np.ndarray, index) -> pd.Series:
+    """Per lead (0..n-1), the first of its values where mask holds, else null; an Arrow-backed
+    string column."""
+    j = np.nonzero(mask)[0]
+    idx = np.full(n, -1, dtype=np.int64)
+    if len(j):
+        u, first = np.unique(pos[j], return_index=True)  # stable: the first occurrence per lead
+        idx[u] = j[first]
+    out = values.take(pa.array(idx, mask=idx < 0)) if len(values) else pa.nulls(n, pa.string())
+    return pd.Series(out.cast(pa.string()).to_pandas(), dtype="str").set_axis(index)
+
+
 def _str(s: pd.Series) -> pd.Series:
     return s.astype("string").fillna("")
 
@@ -105,47 +144,38 @@ def row_features(leads: pd.DataFrame, cfg: dict, phone_cache: pd.DataFrame | Non
         _text_rules = _pool.submit(_text_flags, leads, cfg)
         _pool.shutdown(wait=False)
 
-    # ---------------------------------------------------------------- phones
-    raw = _long(leads, "phones", "phone")
-    known = phone_cache if phone_cache is not None and len(phone_cache) else pd.DataFrame(
-        {"raw": pd.Series(dtype=object), "e164": pd.Series(dtype=object), "is_valid": pd.Series(dtype=bool)})
-    uniq = pd.Series(pd.unique(raw.to_numpy()), dtype=object)
-    todo = uniq[~uniq.isin(known["raw"])] if len(known) else uniq
+    # ---------------------------------------------------------------- phones (Arrow, no Python strings)
+    pos, raw = _long_arrow(leads, "phones", "phone")
+    known_raw = _arrow_col(phone_cache, "raw") if phone_cache is not None and len(phone_cache) else pa.array(
+        [], pa.string())
+    known_e164 = _arrow_col(phone_cache, "e164") if len(known_raw) else pa.array([], pa.string())
+    uniq = pc.unique(raw)
+    todo = uniq.filter(pc.invert(pc.is_in(uniq, value_set=known_raw))) if len(known_raw) else uniq
     fresh = normalise_phones(todo, cfg.get("phone_region", "RU"))
-    table = pd.concat([known[["raw", "e164"]], fresh[["raw", "e164"]]], ignore_index=True) if len(fresh) else known
-    e164 = raw.map(pd.Series(table["e164"].to_numpy(), index=table["raw"].to_numpy()))
-    test_phones = set(cfg["test"]["phones"])
-    is_test_phone = e164.isin(test_phones)
-    pos = raw.index.to_numpy()
+    table_raw = pa.concat_arrays([known_raw, _arrow_col(fresh, "raw")])
+    table_e164 = pa.concat_arrays([known_e164, _arrow_col(fresh, "e164")])
+    e164 = table_e164.take(pc.index_in(raw, value_set=table_raw))
+    is_test_phone = pc.fill_null(pc.is_in(e164, value_set=pa.array(list(cfg["test"]["phones"]), pa.string())),
+                                 False).to_numpy(zero_copy_only=False)
+    valid = pc.is_valid(e164).to_numpy(zero_copy_only=False)
     has_phone = np.zeros(n, dtype=bool)
     has_phone[pos] = True
-    valid = e164.notna().to_numpy()
     has_valid = np.zeros(n, dtype=bool)
     has_valid[pos[valid]] = True
-    f["phone_status"] = np.where(has_valid, "valid", np.where(has_phone, "invalid", "missing"))
-    key_ok = valid & ~is_test_phone.to_numpy()
-    first = ~pd.Index(pos[key_ok]).duplicated()
-    key_pos = pos[key_ok][first]
-    f["phone_key"] = None
-    f["phone_raw"] = None
-    f.loc[key_pos, "phone_key"] = e164.to_numpy()[key_ok][first]
-    f.loc[key_pos, "phone_raw"] = raw.str.strip().to_numpy()[key_ok][first]
-    bad = raw[~valid]
-    f["bad_phone"] = None
-    if len(bad):
-        bfirst = ~bad.index.duplicated()
-        f.loc[bad.index[bfirst], "bad_phone"] = bad.to_numpy()[bfirst]
+    f["phone_status"] = np.where(has_valid, "valid", np.where(has_phone, "invalid", "missing")).astype(object)
+    key_ok = valid & ~is_test_phone
+    f["phone_key"] = _first_per_lead(n, pos, e164, key_ok, f.index)
+    f["phone_raw"] = _first_per_lead(n, pos, pc.utf8_trim_whitespace(raw), key_ok, f.index)
+    f["bad_phone"] = _first_per_lead(n, pos, raw, ~valid, f.index)
     tp = np.zeros(n, dtype=bool)
-    tp[pos[is_test_phone.to_numpy()]] = True
+    tp[pos[is_test_phone]] = True
     f["test_phone"] = tp
 
     # ---------------------------------------------------------------- e-mail and name
-    em = _long(leads, "emails", "email").str.strip().str.lower()
-    em = em[em.str.contains("@", regex=False)]
-    f["email_key"] = None
-    if len(em):
-        efirst = ~em.index.duplicated()
-        f.loc[em.index[efirst], "email_key"] = em.to_numpy()[efirst]
+    epos, em = _long_arrow(leads, "emails", "email")
+    em = pc.utf8_lower(pc.utf8_trim_whitespace(em))
+    has_at = pc.fill_null(pc.match_substring(em, "@"), False).to_numpy(zero_copy_only=False)
+    f["email_key"] = _first_per_lead(n, epos, em, has_at, f.index)
     f["name_key"] = _clean_name(leads["name"])
 
     # ---------------------------------------------------------------- text rules (RE2 via Arrow)
