@@ -99,7 +99,8 @@ r = run_quality({str(wh)!r}, gx_dir={str(out / 'gx')!r}, now=pd.Timestamp('2026-
 wall = time.perf_counter() - t
 print(json.dumps({{"wall_s": round(wall, 1), "checked": r.leads_checked, "total": r.leads_total,
                   "flags": len(r.flags), "publish_allowed": r.publish_allowed,
-                  "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}}))
+                  "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                  "load_1min": round(__import__("os").getloadavg()[0], 1), "stages_s": r.timings}}))
 """
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         if p.returncode:

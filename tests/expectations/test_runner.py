@@ -174,3 +174,22 @@ def test_landing_tables_feed_freshness_and_ge(tmp_path):
     assert ge.severity == "critical" and not ge.passed and "hours_since_extract" in ge.description
     assert not r.publish_allowed
     con.close()
+
+
+def test_unchanged_warehouse_rechecks_nothing_and_keeps_state_and_flags(warehouse):
+    path, d, _ = warehouse
+    before = run_quality(path, gx_dir=d / "gx", now=NOW)
+    again = run_quality(path, gx_dir=d / "gx", now=NOW)
+    assert again.leads_checked == 0 and again.leads_total == before.leads_total
+    assert len(again.flags) == len(before.flags)
+    a = again.leads.set_index(KEY).sort_index()
+    b = before.leads.set_index(KEY).sort_index()
+    assert (a["junk_kind"].fillna("-") == b["junk_kind"].fillna("-")).all()
+    con = duckdb.connect(str(path), read_only=True)
+    n_state, n_keys = con.execute("select count(*), count(distinct (source_system, account, lead_id)) "
+                                  "from quality.lead_state").fetchone()
+    n_cache, n_raw = con.execute("select count(*), count(distinct raw) from quality.phone_cache").fetchone()
+    con.close()
+    assert n_state == n_keys == again.leads_total
+    assert n_cache == n_raw > 0
+    assert "row_features" in again.timings
