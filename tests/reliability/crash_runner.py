@@ -1,7 +1,7 @@
 """The extraction as a separate process, for the crash tests: `python -m tests.reliability.crash_runner
 CONFIG.json`. CONFIG: {"accounts": [AccountConfig dicts], "settings": {Settings fields},
 "entities": {"bitrix24": [...] | null, "amocrm": [...] | null}, "crash": "" | "after_token_save" |
-"in_token_save"}. Secrets come from the environment, as in production.
+"in_token_save" | "after_merges:N"}. Secrets come from the environment, as in production.
 
 Prints READY once imported (the test's kill timer starts there), DONE at the end. Exit 3 with the
 message on stderr when the warehouse is locked by another run."""
@@ -36,6 +36,17 @@ def main(path: str) -> int:
             os.kill(os.getpid(), signal.SIGKILL)
 
         tokens.os.replace = die
+    elif crash.startswith("after_merges:"):  # SIGKILL right after the N-th committed chunk: mid-scan
+        limit, real_merge, count = int(crash.split(":", 1)[1]), Warehouse.merge, [0]
+
+        def merge_then_die(self, *a, **k):
+            out = real_merge(self, *a, **k)
+            count[0] += 1
+            if count[0] >= limit:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+
+        Warehouse.merge = merge_then_die
     settings = Settings(**cfg["settings"])
     accounts = [AccountConfig(**a) for a in cfg["accounts"]]
     print("READY", flush=True)

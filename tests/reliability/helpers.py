@@ -160,11 +160,14 @@ class Sandbox:
             env[acc.env_name("REFRESH_TOKEN")] = cred["oauth_refresh_token"]
         return acc
 
-    def amo_account(self, env: dict[str, str] | None = None, **options: Any) -> AccountConfig:
+    def amo_account(self, env: dict[str, str] | None = None, auth: str = "oauth", **options: Any) -> AccountConfig:
         options.setdefault("rate_limit_per_second", 200)
-        acc = AccountConfig(name=AMO, system="amocrm", auth="oauth", base_url=self.url(AMO), options=options)
+        acc = AccountConfig(name=AMO, system="amocrm", auth=auth, base_url=self.url(AMO), options=options)
         cred = self.cred(AMO)
         env = os.environ if env is None else env
+        if auth == "long_lived":
+            env[acc.env_name("LONG_LIVED_TOKEN")] = cred["long_lived_token"]
+            return acc
         for k in ("client_id", "client_secret", "redirect_uri", "refresh_token"):
             env[acc.env_name(k.upper())] = cred[k]
         return acc
