@@ -233,7 +233,7 @@ def _scope_codes(f: pd.DataFrame, scope: str) -> np.ndarray:
     if scope == "company":
         return np.zeros(len(f), dtype=np.int64)
     a, b = _codes(f["source_system"]), _codes(f["account"])
-    return a * (int(b.max(initial=0)) + 2) + b
+    return np.unique(a * (int(b.max(initial=0)) + 2) + b, return_inverse=True)[1].astype(np.int64)  # dense
 
 
 def _chain_duplicates(codes, keys, t, lead_id, window_s):
@@ -280,7 +280,8 @@ def detect(features: pd.DataFrame, deals: pd.DataFrame | None, cfg: dict) -> dic
     # ---------------------------------------------------------------- duplicates (phone, e-mail)
     dcfg = cfg["duplicates"]
     window_s = float(dcfg["window_days"]) * 86400
-    scope = _scope_codes(f, dcfg.get("scope", "account"))
+    acc_codes = _scope_codes(f, "account")  # (source_system, account) codes, reused by the bot rule
+    scope = acc_codes if dcfg.get("scope", "account") == "account" else _scope_codes(f, dcfg["scope"])
     dup_kind = np.full(n, None, dtype=object)
     dup_of = np.full(n, -1, dtype=np.int64)
     dup_note = np.full(n, None, dtype=object)
@@ -339,7 +340,7 @@ def detect(features: pd.DataFrame, deals: pd.DataFrame | None, cfg: dict) -> dic
     bot_note = np.full(n, None, dtype=object)
     machine = f["machine"].to_numpy(dtype=bool)
     if machine.any():
-        acc = _scope_codes(f, "account")
+        acc = acc_codes
         n_acc = int(acc.max()) + 1
         hours = t // 3600
         day0, n_days = int(hours.min() // 24), int(hours.max() // 24 - hours.min() // 24) + 1
