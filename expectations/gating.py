@@ -97,10 +97,19 @@ def evaluate_gates(summary: pd.DataFrame, cfg: dict, now: pd.Timestamp, *, leads
             parts.append(f"{unknown} leads with an unknown manager")
         if deals is not None and len(deals) and "lead_id" in deals:
             d = deals[deals["lead_id"].notna()]
-            keys = pd.MultiIndex.from_frame(leads[["source_system", "account", "lead_id"]].astype(
-                {"lead_id": np.int64}))
-            dk = pd.MultiIndex.from_frame(d[["source_system", "account", "lead_id"]].astype({"lead_id": np.int64}))
-            orphan = int((~dk.isin(keys)).sum())
+            # (system, account) pairs as small integer codes shared by both sides, then one int64
+            # key per lead: no MultiIndex of a million tuples
+            acc_l = leads["source_system"].astype(str) + "\x1f" + leads["account"].astype(str)
+            acc_d = d["source_system"].astype(str) + "\x1f" + d["account"].astype(str)
+            codes, _ = pd.factorize(pd.concat([acc_l, acc_d], ignore_index=True))
+            cl, cd = codes[:len(acc_l)].astype(np.int64), codes[len(acc_l):].astype(np.int64)
+            lid = leads["lead_id"].to_numpy(dtype=np.int64)
+            did = d["lead_id"].to_numpy(dtype=np.int64)
+            if len(lid) and len(did) and min(lid.min(), did.min()) >= 0 and max(lid.max(), did.max()) < 2 ** 40:
+                orphan = int((~np.isin(cd << 40 | did, cl << 40 | lid)).sum())
+            else:
+                dk = pd.MultiIndex.from_arrays([cd, did])
+                orphan = int((~dk.isin(pd.MultiIndex.from_arrays([cl, lid]))).sum()) if len(lid) else len(did)
             broken += orphan
             parts.append(f"{orphan} deals pointing at an unknown lead")
     if landing is not None and len(landing):
