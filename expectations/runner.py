@@ -270,9 +270,9 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         tick("fingerprints")
         # new or changed leads: full columns
         if n_changed == n_total:
-            Lc = reader.arrow_frame(con, f"select * exclude (_fp) from ({src_sql})")
+            Lc = reader.arrow_frame(con, f"select * from ({src_sql})")
         else:
-            Lc = reader.arrow_frame(con, f"""select c.* exclude (_fp) from ({src_sql}) c
+            Lc = reader.arrow_frame(con, f"""select c.* from ({src_sql}) c
                 semi join (select {k} from _q_keys where changed) q using ({k})""")
         for c in ("phones", "emails"):
             if c in Lc.columns:
@@ -294,6 +294,7 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         new_f["crm_junk"] = L_changed["crm_junk"].fillna(False).astype(bool).to_numpy()
         new_f["responsible_known"] = L_changed["responsible_known"].fillna(True).astype(bool).to_numpy()
         new_f["_changed"] = True
+        fp_new = L_changed["_fp"].to_numpy(dtype=np.int64)
         del L_changed  # the raw text is no longer needed: features carry what the window rules read
         if n_changed < n_total:
             fc = ", ".join(f"s.{c}" for c in FEATURE_COLUMNS if c not in KEY)
@@ -334,7 +335,7 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         # ------------------------------------------------------------ write, one transaction
         checked_at = now_ts.tz_convert(None).to_pydatetime()
         fl = flags.assign(run_id=run_id, checked_at=checked_at)
-        st = F.iloc[np.nonzero(changed)[0]][FEATURE_COLUMNS]
+        st = F.iloc[:len(fp_new)][FEATURE_COLUMNS].assign(_fp=fp_new)  # the changed leads come first in F
         by_rule = {r: int(v.sum()) for r, v in res["rules"].items()}
         run_row = pd.DataFrame([{
             "run_id": run_id, "started_at": started, "finished_at": finished,
@@ -359,7 +360,7 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
             con.execute("insert into quality.lead_checks (source_system, account, lead_id, run_id, checked_at, "
                         f"is_rechecked) select {k}, ?, ?, changed from _q_keys", [run_id, checked_at])
             tick("write_lead_checks")
-            state_sql = f"select st.*, q._fp from _q_st st join _q_keys q using ({k})"
+            state_sql = "select * from _q_st"
             if has_state and n_changed < n_total and _state_compatible(con):
                 # only new / changed leads are rewritten; leads gone from the warehouse are dropped
                 con.execute(f"""delete from quality.lead_state s where not exists (select 1 from _q_keys q
