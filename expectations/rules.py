@@ -121,9 +121,9 @@ def _codes(s) -> np.ndarray:
     """Integer codes of a column's values (Arrow dictionary encoding), -1 for null."""
     a = s if isinstance(s, (pa.Array, pa.ChunkedArray)) else _arrow_str(s) if s.dtype == object else pa.array(
         s.array if hasattr(s, "array") else s)
+    if isinstance(a, pa.ChunkedArray):  # one dictionary for the whole column, not one per chunk
+        a = a.combine_chunks() if a.num_chunks != 1 else a.chunk(0)
     d = pc.dictionary_encode(a)
-    if isinstance(d, pa.ChunkedArray):
-        d = d.combine_chunks() if d.num_chunks != 1 else d.chunk(0)
     return pc.fill_null(d.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
