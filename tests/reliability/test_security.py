@@ -94,7 +94,7 @@ def secret_run(tmp_path_factory):
     assert WEBHOOK in "".join(env.values()) and AMO_REFRESH in env.values()
     for k, v in {**env, "CRMWH_ACCOUNTS_FILE": str(accounts_file), "CRMWH_WAREHOUSE_PATH": str(out / "wh.duckdb"),
                  "CRMWH_TOKEN_DIR": str(base / "tokens"), "CRMWH_PLANS_FILE": str(data / "truth" / "plans.xlsx"),
-                 "DAGSTER_HOME": str(base / "dagster_home")}.items():
+                 "DAGSTER_HOME": str(base / "dagster_home"), "CRMWH_EXPORT_XLSX": "1"}.items():
         mp.setenv(k, v)
     ensure_dagster_home()
     yield base, out, servers
@@ -103,7 +103,6 @@ def secret_run(tmp_path_factory):
         s.stop()
 
 
-@pytest.mark.slow  # ~4 min on 2 cores (dbt build + publish dominate): `make test-slow`
 def test_no_secret_in_logs_events_warehouse_reports_or_exports(secret_run, caplog, capfd):
     import dagster as dg
 
