@@ -132,10 +132,9 @@ def run(
     account: Optional[list[str]] = typer.Option(None, "--account", help="Only this account (repeatable)."),
 ) -> None:
     """Run the pipeline once: extract, build the marts, check quality."""
-    from crmwh.pipeline import run_pipeline
+    from crmwh.pipeline import run_with_progress
 
-    with console.status("Running the pipeline (extract → dbt → quality → marts) …"):
-        summary = run_pipeline(full=full, accounts=account or None)
+    summary = run_with_progress(console, full=full, accounts=account or None)
     _print_summary(summary)
     raise typer.Exit(0 if summary.success else 1)
 
@@ -221,7 +220,7 @@ def demo(
     import os
     import shutil
 
-    from crmwh.pipeline import run_pipeline
+    from crmwh.pipeline import run_with_progress
     from crmwh.sandbox_link import link_sandbox
     from sandbox.generator import generate
     from sandbox.serve import serve_all
@@ -247,14 +246,14 @@ def demo(
         os.environ.setdefault("CRMWH_PLANS_FILE", str(data / "truth" / "plans.xlsx"))
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         first = not warehouse.exists()
-        with console.status("Running the pipeline on the demo CRM (extract → dbt → quality → marts) …"):
-            summary = run_pipeline(full=first)
+        console.print("Running the pipeline on the demo CRM (extract → dbt → quality → marts → publish) …")
+        summary = run_with_progress(console, full=first)
         _print_summary(summary)
         console.rule("Where everything is")
         console.print(f"Warehouse (DuckDB):      {warehouse}", soft_wrap=True)
         published = summary.metadata.get("publish/bi", {})
         for key, label in (("bi_duckdb", "BI file (read-only):    "), ("report_ru", "Report (Russian):       "),
-                           ("report_en", "Report (English):       "), ("exports", "Parquet/XLSX exports:   ")):
+                           ("report_en", "Report (English):       "), ("exports", "Exports (Parquet):      ")):
             if key in published:
                 console.print(f"{label} {published[key]}", soft_wrap=True)
         quality = summary.metadata.get("quality/lead_junk_flags", {})

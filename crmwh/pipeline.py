@@ -58,8 +58,52 @@ def summarize(result) -> RunSummary:
     return s
 
 
+def run_with_progress(console, **kwargs) -> RunSummary:
+    """`run_pipeline` with a progress bar of the job's steps (extraction groups, dbt, junk
+    detection, publish), read from the Dagster instance while the run executes."""
+    import threading
+    import uuid
+
+    import dagster as dg
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    invocation = uuid.uuid4().hex
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["summary"] = run_pipeline(extra_tags={"crmwh/invocation": invocation}, **kwargs)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    instance = dg.DagsterInstance.get()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("starting the run", total=None)
+        while worker.is_alive():
+            worker.join(1.0)
+            try:
+                runs = instance.get_runs(filters=dg.RunsFilter(tags={"crmwh/invocation": invocation}), limit=1)
+                if not runs:
+                    continue
+                records = instance.all_logs(runs[0].run_id)
+                plan = [r for r in records if r.dagster_event and r.dagster_event.event_type_value == "STEP_START"]
+                done = [r for r in records if r.dagster_event
+                        and r.dagster_event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED")]
+                total = len(runs[0].step_keys_to_execute or []) or None
+                current = plan[-1].step_key if len(plan) > len(done) else "…"
+                progress.update(task, total=total, completed=len(done), description=f"step: {current}")
+            except Exception:  # the bar is a courtesy: never let it disturb the run
+                continue
+    if "error" in box:
+        raise box["error"]
+    return box["summary"]
+
+
 def run_pipeline(full: bool = False, accounts: list[str] | None = None, job_name: str | None = None,
-                 quiet: bool = True) -> RunSummary:
+                 quiet: bool = True, extra_tags: dict[str, str] | None = None) -> RunSummary:
     """Execute `incremental_run` (or `full_reconciliation`) in this process and summarise it."""
     import dagster as dg
 
@@ -70,7 +114,7 @@ def run_pipeline(full: bool = False, accounts: list[str] | None = None, job_name
     run_config: dict[str, Any] = {}
     if quiet:
         run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
-    tags = {"crmwh/source": "cli"}
+    tags = {"crmwh/source": "cli", **(extra_tags or {})}
     # Run config replaces a job's default config as a whole, so the full job's settings are
     # restated here whenever any run config is given.
     extraction: dict[str, Any] = {"full": True, "reconcile": True} if full else {}
