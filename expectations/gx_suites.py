@@ -79,7 +79,14 @@ def landing_suite(cfg: dict) -> gx.ExpectationSuite:
 def get_context(gx_dir: str | Path):
     """A file-backed GE context under gx_dir (created on first use)."""
     Path(gx_dir).mkdir(parents=True, exist_ok=True)
-    return gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    ctx = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    try:  # no "Calculating Metrics" bars in the pipeline's output
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    except Exception:  # pragma: no cover - a GE without the setting: bars are cosmetic
+        pass
+    return ctx
 
 
 def _checkpoint(ctx, asset_name: str, suite: gx.ExpectationSuite):
