@@ -129,9 +129,24 @@ deal_points as (
 
 ),
 
+{#- The payment-form lookup per CRM: a seed row applies to its CRM or to every CRM ('*'); the
+    least form wins where both match. Resolved here on the small seed so that the deals join it
+    on an equality key (a hash join, not a nested loop over every deal). -#}
+crm_systems as (
+
+    select 'bitrix24' as source_system
+    union all
+    select 'amocrm'
+
+),
+
 form_map as (
 
-    select * from {{ ref('payment_forms') }}
+    select crm_systems.source_system, payment_forms.raw_value, min(payment_forms.payment_form) as payment_form
+    from {{ ref('payment_forms') }} as payment_forms
+    inner join crm_systems
+        on payment_forms.source_system in (crm_systems.source_system, '*')
+    group by 1, 2
 
 )
 
@@ -153,7 +168,7 @@ select
     deals.payment_form_raw,
     case
         when deals.payment_form_raw is null then 'unknown'
-        else coalesce(min(form_map.payment_form), 'unmapped')
+        else coalesce(form_map.payment_form, 'unmapped')
     end as payment_form,
     deals.loss_reason,
     deals.price,
@@ -173,18 +188,11 @@ left join deal_points
     and deals.account = deal_points.account
     and deals.deal_id = deal_points.deal_id
 left join form_map
-    on form_map.source_system in (deals.source_system, '*')
-    and form_map.raw_value = deals.payment_form_raw
+    on deals.source_system = form_map.source_system
+    and deals.payment_form_raw = form_map.raw_value
 left join {{ ref('int_users') }} as users
     on deals.source_system = users.source_system
     and deals.account = users.account
     and deals.manager_id = users.user_id
 left join {{ ref('projects') }} as projects
     on deals.project_label = projects.project_name
-group by
-    deals.source_system, deals.account, deals.deal_id, deals.lead_id, deals.manager_id, users.user_key,
-    users.department_id, users.department_name, users.branch, deals.pipeline_id, deals.stage_id,
-    projects.project_code, deals.project_label, deals.payment_form_raw, deals.loss_reason, deals.price,
-    deals.area_m2, deals.contract_date, deals.is_won, deals.is_lost, deals.created_at,
-    deal_points.shown_at, deal_points.booked_at, deal_points.contract_at, deal_points.won_at,
-    deal_points.lost_at

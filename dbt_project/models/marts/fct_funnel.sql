@@ -11,13 +11,6 @@ leads as (
 
 ),
 
-grains as (
-
-    select 'week' as period_grain
-    union all select 'month'
-
-),
-
 point_events as (
 
     {%- set points = ['recorded', 'taken', 'classified', 'rejected', 'shown', 'booked', 'contract', 'paid'] %}
@@ -35,14 +28,15 @@ point_events as (
 
 ),
 
+{#- One aggregate per grain (no cross join with a grain table): the period start is then a plain
+    expression of the row, which hashes far faster than a CASE over the grain at 1M leads. -#}
+{%- set grains = ['week', 'month'] %}
 cohort as (
+    {%- for grain in grains %}
 
     select
-        grains.period_grain,
-        case grains.period_grain
-            when 'week' then {{ period_start('week', 'leads.created_date') }}
-            else {{ period_start('month', 'leads.created_date') }}
-        end as period_start,
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'leads.created_date') }} as period_start,
         'cohort' as funnel_basis,
         leads.source_system, leads.account, leads.branch, leads.department_key, leads.department_name,
         leads.manager_key, leads.channel,
@@ -60,19 +54,21 @@ cohort as (
             then 1 else 0 end) as leads_{{ p }}_within_window{{ "," if not loop.last }}
         {%- endfor %}
     from leads
-    cross join grains
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+    {%- if not loop.last %}
+
+    union all
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
 flow as (
+    {%- for grain in grains %}
 
     select
-        grains.period_grain,
-        case grains.period_grain
-            when 'week' then {{ period_start('week', 'point_events.reached_date') }}
-            else {{ period_start('month', 'point_events.reached_date') }}
-        end as period_start,
+        '{{ grain }}' as period_grain,
+        {{ period_start(grain, 'point_events.reached_date') }} as period_start,
         'flow' as funnel_basis,
         source_system, account, branch, department_key, department_name, manager_key, channel,
         {%- for p in points %}
@@ -82,8 +78,12 @@ flow as (
         cast(null as bigint) as leads_{{ p }}_within_window{{ "," if not loop.last }}
         {%- endfor %}
     from point_events
-    cross join grains
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+    {%- if not loop.last %}
+
+    union all
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
