@@ -16,32 +16,59 @@ report as (
 
 ),
 
-dbt_rules as (
+{#- One pass over the leads: every rule shares the grouping (date × channel × manager), so the leads
+    are aggregated once with a failed count per rule, then fanned out to one row per rule. -#}
+{%- set rules = {
+    'crm_marked_junk': 'is_crm_junk',
+    'missing_source': "channel = 'unknown'",
+    'missing_responsible': 'manager_key is null',
+    'unmapped_channel': "channel = 'unmapped'",
+    'taken_sla_missed': 'not is_taken_within_sla',
+} %}
+dbt_groups as (
 
-    {%- set rules = {
-        'crm_marked_junk': 'is_crm_junk',
-        'missing_source': "channel = 'unknown'",
-        'missing_responsible': 'manager_key is null',
-        'unmapped_channel': "channel = 'unmapped'",
-        'taken_sla_missed': 'not is_taken_within_sla',
-    } %}
-    {%- for rule, condition in rules.items() %}
     select
-        'dbt' as run_id,
-        cast(report.report_date as timestamp) as checked_at,
         leads.created_date as lead_date,
         leads.channel,
         leads.manager_key,
-        '{{ rule }}' as rule,
         count(*) as leads_checked,
-        sum(case when {{ condition }} then 1 else 0 end) as leads_failed
+        {%- for rule, condition in rules.items() %}
+        sum(case when {{ condition }} then 1 else 0 end) as failed_{{ rule }}{{ "," if not loop.last }}
+        {%- endfor %}
     from leads
-    cross join report
-    group by 1, 2, 3, 4, 5, 6
+    group by 1, 2, 3
+
+),
+
+dbt_rule_names as (
+
+    {%- for rule in rules %}
+    select '{{ rule }}' as rule
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
+
+),
+
+dbt_rules as (
+
+    select
+        'dbt' as run_id,
+        cast(report.report_date as timestamp) as checked_at,
+        dbt_groups.lead_date,
+        dbt_groups.channel,
+        dbt_groups.manager_key,
+        dbt_rule_names.rule,
+        dbt_groups.leads_checked,
+        case dbt_rule_names.rule
+            {%- for rule in rules %}
+            when '{{ rule }}' then dbt_groups.failed_{{ rule }}
+            {%- endfor %}
+        end as leads_failed
+    from dbt_groups
+    cross join dbt_rule_names
+    cross join report
 
 ),
 
