@@ -35,3 +35,31 @@
     {%- if parts | length == 1 -%}(j -> '{{ path }}'){%- else -%}(j #> '{ {{- parts | join(',') -}} }'){%- endif -%}
 {%- endmacro %}
 {% macro duckdb__jjson(path) -%}j{% for p in path.split('.') %}."{{ p }}"{% endfor %}{%- endmacro %}
+
+{#-
+  Unnest a JSON array of objects into rows of a record `arr.rec`, reading the listed fields:
+  DuckDB transforms the whole array into a list of typed structs in one parse (reading each
+  element with `->>` re-parses it per field); PostgreSQL's jsonb elements are already parsed.
+  `fields` is a json_transform element spec (object); read a field with jrec('a') or
+  jrec('values.0.value') (array positions 0-based, as in JSON).
+
+    from source, {{ json_array_records("source.payload -> 'custom_fields_values'",
+                                       {'field_id': 'VARCHAR', 'values': [{'value': 'VARCHAR'}]}) }}
+    ...  {{ jrec('field_id') }}, {{ jrec('values.0.value') }}
+-#}
+{% macro json_array_records(col, fields) -%}{{ return(adapter.dispatch('json_array_records')(col, fields)) }}{%- endmacro %}
+{% macro default__json_array_records(col, fields) -%}
+    lateral jsonb_array_elements(cast({{ col }} as jsonb)) as arr(rec)
+{%- endmacro %}
+{% macro duckdb__json_array_records(col, fields) -%}
+    lateral (select unnest(json_transform({{ col }}, '{{ tojson([fields]) | replace("'", "''") }}')) as rec) as arr
+{%- endmacro %}
+
+{% macro jrec(path) -%}{{ return(adapter.dispatch('jrec')(path)) }}{%- endmacro %}
+{% macro default__jrec(path) -%}
+    {%- set parts = path.split('.') -%}
+    (arr.rec{% for p in parts %}{{ ' ->> ' if loop.last else ' -> ' }}{{ p if p.isdigit() else "'" ~ p ~ "'" }}{% endfor %})
+{%- endmacro %}
+{% macro duckdb__jrec(path) -%}
+    arr.rec{% for p in path.split('.') %}{{ '[' ~ (p | int + 1) ~ ']' if p.isdigit() else '."' ~ p ~ '"' }}{% endfor %}
+{%- endmacro %}

@@ -11,14 +11,16 @@ renamed as (
         'amocrm' as source_system,
         source._account as account,
         source.id as lead_id,
-        cast(arr.elem ->> 'field_id' as bigint) as field_id,
-        arr.elem ->> 'field_code' as field_code,
-        arr.elem ->> 'field_name' as field_name,
-        arr.elem ->> 'field_type' as field_type,
-        arr.elem -> 'values' -> 0 ->> 'value' as field_value,
-        cast(arr.elem -> 'values' -> 0 ->> 'enum_id' as bigint) as enum_id
+        cast({{ jrec('field_id') }} as bigint) as field_id,
+        {{ jrec('field_code') }} as field_code,
+        {{ jrec('field_name') }} as field_name,
+        {{ jrec('field_type') }} as field_type,
+        {{ jrec('values.0.value') }} as field_value,
+        cast({{ jrec('values.0.enum_id') }} as bigint) as enum_id
     from source,
-        {{ json_array_elements("source.payload -> 'custom_fields_values'") }}
+        {{ json_array_records("source.payload -> 'custom_fields_values'", {
+            'field_id': 'VARCHAR', 'field_code': 'VARCHAR', 'field_name': 'VARCHAR', 'field_type': 'VARCHAR',
+            'values': [{'value': 'VARCHAR', 'enum_id': 'VARCHAR'}]}) }}
     where (source.payload ->> 'custom_fields_values') is not null
         and (source.payload ->> 'custom_fields_values') <> 'null'
 
