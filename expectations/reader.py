@@ -7,6 +7,8 @@ int_leads: source_system, account, lead_id, created_at, modified_at, lead_title,
     [last_name], comments, [phones JSON list | phone], [emails JSON list | email], source_code,
     channel, manager_id, [manager_key], [contact_id], [amount | opportunity], status_id,
     [crm_junk_reason], [is_crm_junk]
+int_lead_contact_points (when present: every phone and e-mail of the lead and of its contact,
+    preferred over int_leads' phone / email): source_system, account, lead_id, kind, value, value_rank
 int_deals: source_system, account, deal_id, lead_id, created_at, [contact_id], [closed_at],
     [won_at], [lost_at]
 """
@@ -40,14 +42,26 @@ def leads_sql(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> s
 
     name = ("trim(coalesce(first_name, '') || ' ' || coalesce(last_name, ''))" if "last_name" in cols
             else opt("first_name"))
-    if "phones" in cols:  # a JSON list of raw strings (or of {VALUE: ...})
-        phone_col, phone = "phones", _json_list_sql("phones")
+    join = ""
+    if _columns(con, schema, "int_lead_contact_points") >= {"kind", "value", "value_rank"}:
+        # every phone / e-mail of the lead and of its contact, in the model's order (own first)
+        phone_col, phone, email_col, email = "phones", "cp.phones", "emails", "cp.emails"
+        join = f"""
+        left join (
+            select source_system, account, lead_id,
+                   list(value order by value_rank) filter (where kind = 'phone') as phones,
+                   list(value order by value_rank) filter (where kind = 'email') as emails
+            from {schema}.int_lead_contact_points group by all) cp
+          using (source_system, account, lead_id)"""
     else:
-        phone_col, phone = "phone", opt("phone")
-    if "emails" in cols:
-        email_col, email = "emails", _json_list_sql("emails")
-    else:
-        email_col, email = "email", opt("email")
+        if "phones" in cols:  # a JSON list of raw strings (or of {VALUE: ...})
+            phone_col, phone = "phones", _json_list_sql("phones")
+        else:
+            phone_col, phone = "phone", opt("phone")
+        if "emails" in cols:
+            email_col, email = "emails", _json_list_sql("emails")
+        else:
+            email_col, email = "email", opt("email")
     amount = ("cast(amount as double)" if "amount" in cols else
               "cast(opportunity as double)" if "opportunity" in cols else "cast(null as double)")
     crm_junk = ("is_crm_junk" if "is_crm_junk" in cols else
@@ -62,7 +76,7 @@ def leads_sql(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> s
                {opt('manager_id', typ='bigint')} as responsible_id, {opt('contact_id', typ='bigint')} as contact_id,
                {amount} as amount, created_at, {opt('modified_at', typ='timestamptz')} as updated_at,
                {crm_junk} as crm_junk, {resp_known} as responsible_known
-        from {schema}.int_leads"""
+        from {schema}.int_leads{join}"""
     fp_cols = ", ".join(["title", "name", "comments", phone_col, email_col, "source_code", "channel",
                          "responsible_id", "contact_id", "amount", "created_at", "updated_at"])
     return f"select *, cast(hash({fp_cols}) >> 1 as bigint) as _fp from ({inner})"

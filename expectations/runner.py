@@ -4,7 +4,8 @@ transaction on one connection (DuckDB is single-writer).
 
 Tables written (schema `quality`):
   lead_junk_flags     one row per (run, lead, rule): source_system, account, lead_id, rule,
-                      junk_kind, reason, severity, duplicate_of_lead_id, run_id, checked_at.
+                      junk_kind, reason, severity, duplicate_of_lead_id, run_id, checked_at,
+                      is_primary (the lead's junk kind: its first rule by `precedence`).
                       Each run writes the complete current flag set (flags of unchanged leads
                       are carried forward), so the latest run alone describes the warehouse.
   lead_checks         one row per (run, lead): ..., run_id, checked_at, is_rechecked
@@ -65,6 +66,7 @@ DDL = [
     "alter table quality.lead_checks add column if not exists is_rechecked boolean",
     "alter table quality.lead_junk_flags add column if not exists junk_kind varchar",
     "alter table quality.lead_junk_flags add column if not exists duplicate_of_lead_id bigint",
+    "alter table quality.lead_junk_flags add column if not exists is_primary boolean",
     """create table if not exists quality.quarantine_worklist (run_id varchar, source_system varchar,
         account varchar, lead_id bigint, responsible_id bigint, channel varchar, created_at timestamptz,
         junk_kind varchar, rules varchar, reason varchar, suggested_action varchar, duplicate_of_lead_id bigint)""",
@@ -335,6 +337,11 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         # ------------------------------------------------------------ write, one transaction
         checked_at = now_ts.tz_convert(None).to_pydatetime()
         fl = flags.assign(run_id=run_id, checked_at=checked_at)
+        # the lead's junk kind (the first of its rules by the configured precedence) is its primary flag
+        primary = summary.loc[summary["junk_kind"].notna(), KEY + ["junk_kind"]].rename(columns={"junk_kind": "_pk"})
+        fl = fl.merge(primary, on=KEY, how="left")
+        fl["is_primary"] = (fl["rule"] == fl["_pk"]).fillna(False).astype(bool)
+        fl = fl.drop(columns="_pk")
         st = F.iloc[:len(fp_new)][FEATURE_COLUMNS].assign(_fp=fp_new)  # the changed leads come first in F
         by_rule = {r: int(v.sum()) for r, v in res["rules"].items()}
         run_row = pd.DataFrame([{
