@@ -8,7 +8,8 @@ as_of 2026-11-01) and compares each lead's main junk kind with truth/leads.parqu
 excluded: the CRM no longer shows them). Speed writes those leads as intermediate.int_leads /
 int_deals into a DuckDB warehouse, then runs `run_quality(path)` in a fresh subprocess (reader,
 phone normalisation with a cold cache, rules, GE with Data Docs, gates, writes), and reports its
-wall time and peak RSS (ru_maxrss of the child).
+wall time and peak RSS (the child's VmHWM: its ru_maxrss would include the parent's RSS at fork,
+which Linux carries across exec).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ r = run_quality({str(wh)!r}, gx_dir={str(out / 'gx')!r}, now=pd.Timestamp('2026-
 wall = time.perf_counter() - t
 print(json.dumps({{"wall_s": round(wall, 1), "checked": r.leads_checked, "total": r.leads_total,
                   "flags": len(r.flags), "publish_allowed": r.publish_allowed,
-                  "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                  "rss_mb": round(int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]) / 1024),
                   "load_1min": round(__import__("os").getloadavg()[0], 1), "stages_s": r.timings}}))
 """
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

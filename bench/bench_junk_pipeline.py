@@ -11,11 +11,15 @@ by `make demo` (or `crmwh demo`):
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-KEY = ["source_system", "account", "lead_id"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sandbox.junk_scoring import latest_flags, score  # noqa: E402
 
 
 def main() -> None:
@@ -24,19 +28,18 @@ def main() -> None:
     ap.add_argument("--sandbox", default="sandbox_data/demo")
     args = ap.parse_args()
     with duckdb.connect(args.warehouse, read_only=True) as con:
-        run = con.execute("select run_id from quality.dq_runs order by started_at desc limit 1").fetchone()[0]
-        flags = con.execute("select source_system, account, lead_id, junk_kind from quality.lead_junk_flags "
-                            "where run_id = ?", [run]).df()
+        run, flags = latest_flags(con)
     truth = pd.read_parquet(f"{args.sandbox}/truth/leads.parquet")
-    truth = truth[~truth["is_deleted"].astype(bool)]
-    print(f"quality run {run}: {len(truth):,} live leads, {len(flags):,} flags")
-    print(f"{'junk kind':<24} {'labelled':>8} {'flagged':>8} {'precision':>9} {'recall':>7}")
-    for kind in sorted(truth["junk_kind"].dropna().unique()):
-        labelled = set(map(tuple, truth.loc[truth["junk_kind"] == kind, KEY].to_numpy()))
-        flagged = set(map(tuple, flags.loc[flags["junk_kind"] == kind, KEY].to_numpy()))
-        hit = len(labelled & flagged)
-        print(f"{kind:<24} {len(labelled):>8} {len(flagged):>8} {hit / max(len(flagged), 1):>9.3f} "
-              f"{hit / max(len(labelled), 1):>7.3f}")
+    live = int((~truth["is_deleted"].astype(bool)).sum())
+    print(f"quality run {run}: {live:,} live leads, {len(flags):,} flags, "
+          f"{int(flags['is_primary'].fillna(False).sum()):,} leads with a junk kind")
+    # the lead's junk kind (primary flag) is what is scored; "any flag" is shown for reference
+    kind, anyf = score(flags, truth), score(flags, truth, primary_only=False)
+    print(f"{'junk kind':<24} {'labelled':>8} {'detected':>8} {'precision':>9} {'recall':>7}"
+          f" | {'any flag':>8} {'precision':>9} {'recall':>7}")
+    for k, a in zip(kind.itertuples(), anyf.itertuples()):
+        print(f"{k.junk_kind:<24} {k.labelled:>8} {k.detected:>8} {k.precision:>9.3f} {k.recall:>7.3f}"
+              f" | {a.detected:>8} {a.precision:>9.3f} {a.recall:>7.3f}")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,12 @@ def _long(leads: pd.DataFrame, many: str, one: str) -> pd.Series:
 
 def _long_arrow(leads: pd.DataFrame, many: str, one: str) -> tuple[np.ndarray, pa.Array]:
     """Non-blank raw values as (lead row positions, Arrow strings), one entry per value."""
-    if many in leads.columns:
+    if many in leads.columns and isinstance(leads[many].dtype, pd.ArrowDtype):  # Arrow lists (the reader)
+        lists = pa.array(leads[many].array)
+        lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+        pos = leads.index.to_numpy(dtype=np.int64)[pc.list_parent_indices(lists).to_numpy()]
+        arr = pc.list_flatten(lists).cast(pa.string())
+    elif many in leads.columns:
         s = leads[many].explode().dropna()
         pos = np.asarray(s.index, dtype=np.int64)
         arr = pa.array(s.astype(str).to_numpy(dtype=object), type=pa.string())

@@ -4,7 +4,8 @@ transaction on one connection (DuckDB is single-writer).
 
 Tables written (schema `quality`):
   lead_junk_flags     one row per (run, lead, rule): source_system, account, lead_id, rule,
-                      junk_kind, reason, severity, duplicate_of_lead_id, run_id, checked_at.
+                      junk_kind, reason, severity, duplicate_of_lead_id, run_id, checked_at,
+                      is_primary (the lead's junk kind: its first rule by `precedence`).
                       Each run writes the complete current flag set (flags of unchanged leads
                       are carried forward), so the latest run alone describes the warehouse.
   lead_checks         one row per (run, lead): ..., run_id, checked_at, is_rechecked
@@ -31,6 +32,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from expectations import gating
 from expectations.config import load_config
@@ -65,6 +67,7 @@ DDL = [
     "alter table quality.lead_checks add column if not exists is_rechecked boolean",
     "alter table quality.lead_junk_flags add column if not exists junk_kind varchar",
     "alter table quality.lead_junk_flags add column if not exists duplicate_of_lead_id bigint",
+    "alter table quality.lead_junk_flags add column if not exists is_primary boolean",
     """create table if not exists quality.quarantine_worklist (run_id varchar, source_system varchar,
         account varchar, lead_id bigint, responsible_id bigint, channel varchar, created_at timestamptz,
         junk_kind varchar, rules varchar, reason varchar, suggested_action varchar, duplicate_of_lead_id bigint)""",
@@ -269,14 +272,18 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         n_total, n_changed = con.execute("select count(*), count(*) filter (where changed) from _q_keys").fetchone()
         tick("fingerprints")
         # new or changed leads: full columns
+        if leads is None and reader.has_points(con):
+            # their phone / e-mail lists first, into a temp table (aggregating inline in the read
+            # below needs far more memory at 1M leads)
+            con.execute(f"create or replace temp view _q_changed as select {k} from _q_keys where changed")
+            con.execute(f"create or replace temp table _q_points as "
+                        f"{reader.points_lists_sql(only=None if n_changed == n_total else '_q_changed')}")
+            src_sql = reader.leads_sql(con, lists_from="_q_points")
         if n_changed == n_total:
             Lc = reader.arrow_frame(con, f"select * from ({src_sql})")
         else:
             Lc = reader.arrow_frame(con, f"""select c.* from ({src_sql}) c
                 semi join (select {k} from _q_keys where changed) q using ({k})""")
-        for c in ("phones", "emails"):
-            if c in Lc.columns:
-                Lc[c] = Lc[c].map(lambda v: None if v is None else list(v))
         L_changed = conform_leads(Lc)
         tick("read_changed")
         del Lc  # conform_leads copied it; keep one copy of the text columns alive, not two
@@ -284,7 +291,9 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         cache = None
         if _exists(con, "quality", "phone_cache") and len(L_changed):
             pcol = "phones" if "phones" in L_changed.columns else "phone"
-            vals = L_changed[pcol].explode() if pcol == "phones" else L_changed[pcol]
+            vals = (pd.Series(pc.list_flatten(pa.array(L_changed[pcol].array)).to_numpy(zero_copy_only=False))
+                    if isinstance(L_changed[pcol].dtype, pd.ArrowDtype) else
+                    L_changed[pcol].explode() if pcol == "phones" else L_changed[pcol])
             con.register("_q_raw", pd.DataFrame({"raw": pd.Series(vals.dropna().unique(), dtype="str")}))
             registered.append("_q_raw")
             cache = reader.arrow_frame(con, "select raw, e164, is_valid from quality.phone_cache "
@@ -335,6 +344,11 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         # ------------------------------------------------------------ write, one transaction
         checked_at = now_ts.tz_convert(None).to_pydatetime()
         fl = flags.assign(run_id=run_id, checked_at=checked_at)
+        # the lead's junk kind (the first of its rules by the configured precedence) is its primary flag
+        primary = summary.loc[summary["junk_kind"].notna(), KEY + ["junk_kind"]].rename(columns={"junk_kind": "_pk"})
+        fl = fl.merge(primary, on=KEY, how="left")
+        fl["is_primary"] = (fl["rule"] == fl["_pk"]).fillna(False).astype(bool)
+        fl = fl.drop(columns="_pk")
         st = F.iloc[:len(fp_new)][FEATURE_COLUMNS].assign(_fp=fp_new)  # the changed leads come first in F
         by_rule = {r: int(v.sum()) for r, v in res["rules"].items()}
         run_row = pd.DataFrame([{
@@ -398,10 +412,12 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
                 con.unregister(name)
             except Exception:
                 pass
-        try:
-            con.execute("drop table if exists _q_keys")
-        except Exception:
-            pass
+        for stmt in ("drop view if exists _q_changed", "drop table if exists _q_points",
+                     "drop table if exists _q_keys"):
+            try:
+                con.execute(stmt)
+            except Exception:
+                pass
         if own:
             con.close()
 

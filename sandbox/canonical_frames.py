@@ -89,6 +89,8 @@ def write_intermediate(con, leads: pd.DataFrame, deals: pd.DataFrame, schema: st
     """Write the frames as `intermediate.int_leads` / `int_deals` with the column names the dbt
     models use (what expectations.reader assumes), for tests and benchmarks."""
     con.execute(f"create schema if not exists {schema}")
+    leads = leads.assign(**{c: leads[c].astype(object).where(leads[c].notna(), None)
+                            for c in ("phone", "email") if c in leads})  # NaN is not a value
     con.register("_sf_leads", leads)
     con.register("_sf_deals", deals)
     con.execute(f"""create or replace table {schema}.int_leads as select source_system, account, lead_id,
@@ -96,6 +98,12 @@ def write_intermediate(con, leads: pd.DataFrame, deals: pd.DataFrame, schema: st
         responsible_id as manager_id, case when responsible_id is not null then source_system || ':' || account
         || ':' || responsible_id end as manager_key, contact_id, amount, crm_junk as is_crm_junk, created_at,
         updated_at as modified_at from _sf_leads""")
+    # every phone / e-mail as dbt's int_lead_contact_points (the canonical frames carry one of each)
+    con.execute(f"""create or replace table {schema}.int_lead_contact_points as
+        select source_system, account, lead_id, kind, value, 'lead' as origin, 1 as value_rank from (
+            select source_system, account, lead_id, 'phone' as kind, phone as value from _sf_leads
+            union all select source_system, account, lead_id, 'email', email from _sf_leads)
+        where nullif(trim(value), '') is not null""")
     con.execute(f"""create or replace table {schema}.int_deals as select source_system, account, deal_id, lead_id,
         contact_id, opened_at as created_at, closed_at from _sf_deals""")
     con.unregister("_sf_leads")

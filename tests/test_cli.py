@@ -87,3 +87,44 @@ def test_bad_faults_option_is_named(tmp_path: Path) -> None:
     result = run("sandbox", "serve", "--data", str(data), "--faults", '{"nope": 1}')
     assert result.returncode != 0
     assert "--faults" in (result.stdout + result.stderr)
+
+
+def test_ui_serves_the_pipeline_jobs(tmp_path: Path) -> None:
+    """`crmwh ui` starts the Dagster UI (dagster dev) on the pipeline's definitions: its GraphQL
+    answers with the jobs and schedules a data engineer runs."""
+    from tests.support.system import _free_port
+
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+           "CRMWH_WAREHOUSE_PATH": str(tmp_path / "wh.duckdb")}
+    proc = subprocess.Popen([*CRMWH, "ui", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    query = ("{ repositoriesOrError { ... on RepositoryConnection { nodes { "
+             "jobs { name } schedules { name } } } } }")
+    try:
+        deadline, answer = time.monotonic() + 180, None
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"crmwh ui exited early: {proc.stdout.read()[-3000:]}")
+            try:
+                r = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=5)
+                nodes = r.json()["data"]["repositoriesOrError"].get("nodes") or []
+                if nodes and nodes[0]["jobs"]:
+                    answer = nodes[0]
+                    break
+            except (requests.RequestException, KeyError, TypeError, ValueError):
+                pass
+            time.sleep(1)
+        assert answer, "the Dagster UI did not serve the definitions within 180 s"
+        jobs = {j["name"] for j in answer["jobs"]}
+        assert {"incremental_run", "full_reconciliation", "plans_refresh"} <= jobs
+        assert answer["schedules"]
+        # the instance is the one crmwh configured: telemetry off
+        assert "enabled: false" in (tmp_path / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)

@@ -71,3 +71,14 @@
 {% macro json_first(expr) -%}{{ return(adapter.dispatch('json_first')(expr)) }}{%- endmacro %}
 {% macro default__json_first(expr) -%}(cast({{ expr }} as jsonb) -> 0){%- endmacro %}
 {% macro duckdb__json_first(expr) -%}({{ expr }} -> '$[0]'){%- endmacro %}
+
+{#- Unnest a JSON array column into rows with their 1-based position: columns `elem` (json) and
+    `idx`. Use in FROM. -#}
+{% macro json_array_elements_ordinal(col) -%}{{ return(adapter.dispatch('json_array_elements_ordinal')(col)) }}{%- endmacro %}
+{% macro default__json_array_elements_ordinal(col) -%}
+    lateral jsonb_array_elements(cast({{ col }} as jsonb)) with ordinality as arr(elem, idx)
+{%- endmacro %}
+{% macro duckdb__json_array_elements_ordinal(col) -%}
+    lateral (select unnest(cast({{ col }} as json[])) as elem,
+                    generate_subscripts(cast({{ col }} as json[]), 1) as idx) as arr
+{%- endmacro %}

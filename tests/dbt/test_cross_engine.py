@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.dbt.conftest import copy_project, dbt_env, run_dbt
-from tests.dbt.pg_harness import PostgresServer, copy_raw, find_bindir
+from tests.dbt.pg_harness import copy_raw
+from tests.support.system import PostgresServer, find_pg_bindir, require
 
 MARTS = ["dim_date", "dim_managers", "dim_departments", "dim_channels", "dim_projects", "dim_stages",
          "dim_payment_forms", "fct_lead_control_points", "fct_funnel", "fct_plan_vs_fact",
@@ -20,12 +21,9 @@ MARTS = ["dim_date", "dim_managers", "dim_departments", "dim_channels", "dim_pro
 
 @pytest.fixture(scope="module")
 def postgres():
-    bindir = find_bindir()
-    if bindir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL binaries are required in CI (apt-get install postgresql)")
-        pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")
-    server = PostgresServer(bindir).start()
+    bindir = find_pg_bindir()
+    require("PostgreSQL server binaries", bindir and (os.geteuid() != 0 or shutil.which("runuser")))
+    server = PostgresServer(bindir, shared_buffers="128MB", work_mem="64MB").start()
     yield server
     server.stop()
 

@@ -103,6 +103,9 @@ def test_incremental_run_rechecks_only_changed_leads_with_window_context(warehou
     new["created_at"] = src["created_at"] + pd.Timedelta(hours=1)
     con.register("new_lead", new)
     con.execute("insert into intermediate.int_leads by name select * from new_lead")
+    # the rules read phones from int_lead_contact_points (every phone of the lead and its contact)
+    con.execute("insert into intermediate.int_lead_contact_points by name select source_system, account, "
+                "lead_id, 'phone' as kind, phone as value, 'lead' as origin, 1 as value_rank from new_lead")
     con.execute("update intermediate.int_leads set comments = 'Заработок онлайн http://x.top' where lead_id = "
                 "(select min(lead_id) from intermediate.int_leads where comments is null)")
     con.close()

@@ -5,7 +5,8 @@ tests that need it; in CI (env CI=true) it FAILS them, so a CI image without the
 silently. `python -m tests.support.system install` installs both with apt-get (root, network),
 `python -m tests.support.system check` prints what was found.
 
-- `PostgresServer`: a throwaway server in a temp dir (initdb, pg_ctl) on a free port, superuser
+- `PostgresServer`: a throwaway server in a temp dir (initdb, pg_ctl) on a free port (the BI,
+  publishing and dbt cross-engine tests share it), superuser
   `postgres` with a password over TCP (scram-sha-256), so a login role's password is really
   checked. initdb refuses to run as root, so as root every server command runs as the `postgres`
   OS user (`runuser -u postgres --`) and the temp dir is chowned to it.
@@ -66,10 +67,11 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, bindir: Path):
+    def __init__(self, bindir: Path, **settings: str):
         self.bindir = bindir
+        self.settings = settings  # extra server settings, e.g. work_mem="64MB"
         self.as_root = os.geteuid() == 0
-        self.base = Path(tempfile.mkdtemp(prefix="crmwh_bi_pg_"))
+        self.base = Path(tempfile.mkdtemp(prefix="crmwh_pg_"))
         self.data = self.base / "data"
         self.port = _free_port()
         self.user = "postgres"
@@ -93,7 +95,8 @@ class PostgresServer:
         pwfile.unlink()
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "log"), "-w",
                   "-o", f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                        f"-c synchronous_commit=off -c full_page_writes=off", "start")
+                        f"-c synchronous_commit=off -c full_page_writes=off"
+                        + "".join(f" -c {k}={v}" for k, v in self.settings.items()), "start")
         return self
 
     def stop(self) -> None:
@@ -104,6 +107,11 @@ class PostgresServer:
         user = user or self.user
         password = self.password if password is None and user == self.user else (password or "")
         return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user} password={password} connect_timeout=10"
+
+    def env(self, dbname: str) -> dict:
+        """The dbt profile's environment (profiles.yml, target postgres) for this server."""
+        return {"CRMWH_DBT_TARGET": "postgres", "CRMWH_PG_HOST": "127.0.0.1", "CRMWH_PG_PORT": str(self.port),
+                "CRMWH_PG_USER": self.user, "CRMWH_PG_PASSWORD": self.password, "CRMWH_PG_DBNAME": dbname}
 
     def connect(self, dbname: str = "postgres", user: str | None = None, password: str | None = None):
         import psycopg2

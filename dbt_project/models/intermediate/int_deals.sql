@@ -17,6 +17,7 @@ bitrix24_deals as (
         deals.account,
         deals.deal_id,
         deals.lead_id,
+        deals.contact_id,
         deals.assigned_user_id as manager_id,
         deals.category_id as pipeline_id,
         deals.stage_id,
@@ -29,7 +30,8 @@ bitrix24_deals as (
         deals.contract_date,
         deals.stage_semantic_id = 'S' as is_won,
         deals.stage_semantic_id = 'F' as is_lost,
-        deals.created_at
+        deals.created_at,
+        case when deals.stage_semantic_id in ('S', 'F') then deals.close_at end as closed_at
     from {{ ref('stg_bitrix24__deals') }} as deals
     left join bitrix24_enums as project_enum
         on deals.account = project_enum.account
@@ -72,6 +74,14 @@ amocrm_fields as (
 
 ),
 
+amocrm_lead_contacts as (
+
+    select account, lead_id, contact_id
+    from {{ ref('stg_amocrm__lead_contact_links') }}
+    where is_lead_contact
+
+),
+
 amocrm_deals as (
 
     select
@@ -79,6 +89,7 @@ amocrm_deals as (
         leads.account,
         leads.lead_id as deal_id,
         leads.lead_id,
+        lead_contacts.contact_id,
         leads.responsible_user_id as manager_id,
         leads.pipeline_id,
         cast(leads.status_id as varchar) as stage_id,
@@ -91,7 +102,8 @@ amocrm_deals as (
         {{ local_date(unix_to_utc('amocrm_fields.contract_date_unix')) }} as contract_date,
         leads.status_id = 142 as is_won,
         leads.status_id = 143 as is_lost,
-        leads.created_at
+        leads.created_at,
+        case when leads.status_id in (142, 143) then leads.closed_at end as closed_at
     from {{ ref('stg_amocrm__leads') }} as leads
     inner join amocrm_deal_part
         on leads.account = amocrm_deal_part.account
@@ -99,6 +111,9 @@ amocrm_deals as (
     left join amocrm_fields
         on leads.account = amocrm_fields.account
         and leads.lead_id = amocrm_fields.lead_id
+    left join amocrm_lead_contacts as lead_contacts
+        on leads.account = lead_contacts.account
+        and leads.lead_id = lead_contacts.lead_id
     left join {{ ref('stg_amocrm__loss_reasons') }} as loss_reasons
         on leads.account = loss_reasons.account
         and leads.loss_reason_id = loss_reasons.loss_reason_id
@@ -156,6 +171,7 @@ select
     deals.deal_id,
     deals.source_system || ':' || deals.account || ':' || cast(deals.deal_id as varchar) as deal_key,
     deals.lead_id,
+    deals.contact_id,
     deals.manager_id,
     users.user_key as manager_key,
     users.department_id,
@@ -177,6 +193,7 @@ select
     deals.is_won,
     deals.is_lost,
     deals.created_at,
+    deals.closed_at,
     deal_points.shown_at,
     deal_points.booked_at,
     deal_points.contract_at,

@@ -17,7 +17,9 @@ bitrix24_leads as (
         leads.lead_id,
         leads.title as lead_title,
         leads.first_name,
+        leads.last_name,
         leads.comments,
+        leads.opportunity as amount,
         leads.status_id,
         leads.source_code,
         leads.utm_source,
@@ -25,7 +27,6 @@ bitrix24_leads as (
         leads.utm_campaign,
         leads.assigned_user_id as manager_id,
         leads.contact_id,
-        ({{ json_first("leads.phones") }} ->> 'VALUE') as phone,
         project_enum.enum_value as project_label,
         junk_enum.enum_value as crm_junk_reason,
         class_enum.enum_value as classification,
@@ -72,6 +73,14 @@ amocrm_lost_in_lead_part as (
 
 ),
 
+amocrm_lead_contacts as (
+
+    select account, lead_id, contact_id
+    from {{ ref('stg_amocrm__lead_contact_links') }}
+    where is_lead_contact
+
+),
+
 amocrm_leads as (
 
     select
@@ -80,15 +89,16 @@ amocrm_leads as (
         leads.lead_id,
         leads.lead_name as lead_title,
         leads.lead_name as first_name,
+        cast(null as varchar) as last_name,
         cast(null as varchar) as comments,
+        cast(leads.price as numeric(18, 2)) as amount,
         cast(leads.status_id as varchar) as status_id,
         cast(leads.source_id as varchar) as source_code,
         amocrm_fields.utm_source,
         amocrm_fields.utm_medium,
         amocrm_fields.utm_campaign,
         leads.responsible_user_id as manager_id,
-        cast(null as bigint) as contact_id,
-        cast(null as varchar) as phone,
+        lead_contacts.contact_id,
         amocrm_fields.project_label,
         case when amocrm_lost_in_lead_part.lead_id is not null then loss_reasons.loss_reason_name end
             as crm_junk_reason,
@@ -99,6 +109,9 @@ amocrm_leads as (
     left join amocrm_fields
         on leads.account = amocrm_fields.account
         and leads.lead_id = amocrm_fields.lead_id
+    left join amocrm_lead_contacts as lead_contacts
+        on leads.account = lead_contacts.account
+        and leads.lead_id = lead_contacts.lead_id
     left join amocrm_lost_in_lead_part
         on leads.account = amocrm_lost_in_lead_part.account
         and leads.lead_id = amocrm_lost_in_lead_part.lead_id
@@ -121,6 +134,19 @@ channel_map as (
 
     select * from {{ ref('source_channels') }}
 
+),
+
+first_contact_points as (
+
+    {#- the lead's phone and e-mail: the first of int_lead_contact_points (own before contact's) -#}
+    select
+        source_system, account, lead_id,
+        max(case when kind = 'phone' then value end) as phone,
+        max(case when kind = 'email' then value end) as email
+    from {{ ref('int_lead_contact_points') }}
+    where value_rank = 1
+    group by 1, 2, 3
+
 )
 
 select
@@ -137,7 +163,9 @@ select
     leads.contact_id,
     leads.lead_title,
     leads.first_name,
+    leads.last_name,
     leads.comments,
+    leads.amount,
     leads.status_id,
     leads.source_code,
     case
@@ -147,7 +175,8 @@ select
     leads.utm_source,
     leads.utm_medium,
     leads.utm_campaign,
-    leads.phone,
+    first_contact_points.phone,
+    first_contact_points.email,
     leads.project_label,
     projects.project_code,
     leads.crm_junk_reason,
@@ -155,6 +184,10 @@ select
     leads.created_at,
     leads.modified_at
 from leads
+left join first_contact_points
+    on leads.source_system = first_contact_points.source_system
+    and leads.account = first_contact_points.account
+    and leads.lead_id = first_contact_points.lead_id
 left join channel_map
     on leads.source_system = channel_map.source_system
     and leads.source_code = channel_map.source_code

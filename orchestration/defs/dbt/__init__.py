@@ -13,9 +13,12 @@ runs each model's tests right after it, and a failing test stops the models belo
 
 # No `from __future__ import annotations`: Dagster inspects the asset functions' annotations at runtime.
 
+import collections
+import contextlib
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -73,10 +76,48 @@ class Translator(DagsterDbtTranslator):
 TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+class _ThreadMutedStdout:
+    """sys.stdout that keeps one thread's writes (the last lines, for errors) and passes every
+    other thread's through: dagster-dbt echoes each dbt event to stdout, which in `crmwh run`
+    would scroll through the progress bar drawn by the main thread."""
+
+    def __init__(self, inner, thread: threading.Thread) -> None:
+        self.inner, self.thread, self.tail = inner, thread, collections.deque(maxlen=40)
+
+    def write(self, text: str) -> int:
+        if threading.current_thread() is self.thread:
+            self.tail.extend(line for line in text.splitlines() if line.strip())
+            return len(text)
+        return self.inner.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+@contextlib.contextmanager
+def _quiet_stdout(enabled: bool):
+    if not enabled:
+        yield
+        return
+    muted = _ThreadMutedStdout(sys.stdout, threading.current_thread())
+    sys.stdout = muted
+    try:
+        yield
+    except BaseException:
+        muted.inner.write("\n".join(["dbt output (last lines):", *muted.tail]) + "\n")
+        raise
+    finally:
+        if sys.stdout is muted:
+            sys.stdout = muted.inner
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
     # dbt reads the warehouse path from the same setting as the extractors (profiles.yml).
     os.environ["CRMWH_WAREHOUSE_PATH"] = str(Path(crmwh.settings().warehouse_path).resolve())
-    yield from dbt.cli(["build"], context=context).stream()
+    # Runs from the crmwh CLI show a progress bar and a summary; dbt's own log stays in
+    # dbt_project/logs/dbt.log. In the Dagster UI, dbt's output remains in the step's stdout.
+    with _quiet_stdout(context.run.tags.get("crmwh/source") == "cli"):
+        yield from dbt.cli(["build"], context=context).stream()
 
 
 def build_defs() -> dg.Definitions:

@@ -6,7 +6,7 @@ with source as (
 
 parsed as (
 
-    select *, {{ parse_payload([('NAME', 'VARCHAR'), ('LAST_NAME', 'VARCHAR'), ('SOURCE_ID', 'VARCHAR'), ('ASSIGNED_BY_ID', 'VARCHAR'), ('LEAD_ID', 'VARCHAR'), ('COMPANY_ID', 'VARCHAR'), ('PHONE', 'JSON'), ('DATE_CREATE', 'VARCHAR'), ('DATE_MODIFY', 'VARCHAR')]) }} as j
+    select *, {{ parse_payload([('NAME', 'VARCHAR'), ('LAST_NAME', 'VARCHAR'), ('SOURCE_ID', 'VARCHAR'), ('ASSIGNED_BY_ID', 'VARCHAR'), ('LEAD_ID', 'VARCHAR'), ('COMPANY_ID', 'VARCHAR'), ('PHONE', 'JSON'), ('EMAIL', 'JSON'), ('DATE_CREATE', 'VARCHAR'), ('DATE_MODIFY', 'VARCHAR')]) }} as j
     from source
 
 ),
@@ -24,6 +24,7 @@ renamed as (
         cast(nullif({{ jv('LEAD_ID') }}, '') as bigint) as lead_id,
         cast(nullif({{ jv('COMPANY_ID') }}, '') as bigint) as company_id,
         {{ jjson('PHONE') }} as phones,
+        {{ jjson('EMAIL') }} as emails,
         {{ iso_to_utc(jv('DATE_CREATE')) }} as created_at,
         {{ iso_to_utc(jv('DATE_MODIFY')) }} as modified_at,
         _is_deleted as is_deleted,

@@ -1,0 +1,119 @@
+{#- Every phone and e-mail of an inquiry, both CRMs, as the CRM recorded it (raw text; junk detection
+    normalises phones with the phonenumbers library): the lead's own multifields (Bitrix24) and those
+    of the client's contact (Bitrix24 converted leads; amoCRM, whose leads carry none of their own).
+    One row per (lead, kind, value); value_rank orders them — the lead's own first, then the
+    contact's, each in the CRM's order — and value_rank = 1 is the lead's phone / e-mail in int_leads. -#}
+with
+
+bitrix24_leads as (
+
+    select account, lead_id, contact_id, phones, emails
+    from {{ ref('stg_bitrix24__leads') }}
+    where not is_deleted
+
+),
+
+bitrix24_contacts as (
+
+    select account, contact_id, phones, emails
+    from {{ ref('stg_bitrix24__contacts') }}
+    where not is_deleted
+
+),
+
+bitrix24_lead_own as (
+
+    select 'bitrix24' as source_system, l.account, l.lead_id, 'phone' as kind,
+        arr.elem ->> 'VALUE' as value, 1 as origin_rank, cast(arr.idx as integer) as value_position
+    from bitrix24_leads as l, {{ json_array_elements_ordinal('l.phones') }}
+    where l.phones is not null
+    union all
+    select 'bitrix24', l.account, l.lead_id, 'email', arr.elem ->> 'VALUE', 1, cast(arr.idx as integer)
+    from bitrix24_leads as l, {{ json_array_elements_ordinal('l.emails') }}
+    where l.emails is not null
+
+),
+
+bitrix24_contact_points as (
+
+    select c.account, c.contact_id, 'phone' as kind, arr.elem ->> 'VALUE' as value,
+        cast(arr.idx as integer) as value_position
+    from bitrix24_contacts as c, {{ json_array_elements_ordinal('c.phones') }}
+    where c.phones is not null
+    union all
+    select c.account, c.contact_id, 'email', arr.elem ->> 'VALUE', cast(arr.idx as integer)
+    from bitrix24_contacts as c, {{ json_array_elements_ordinal('c.emails') }}
+    where c.emails is not null
+
+),
+
+bitrix24_lead_contact as (
+
+    select 'bitrix24' as source_system, l.account, l.lead_id, p.kind, p.value, 2 as origin_rank,
+        p.value_position
+    from bitrix24_leads as l
+    inner join bitrix24_contact_points as p
+        on l.account = p.account
+        and l.contact_id = p.contact_id
+
+),
+
+amocrm_main_contact as (
+
+    select account, lead_id, contact_id
+    from {{ ref('stg_amocrm__lead_contact_links') }}
+    where is_lead_contact
+
+),
+
+amocrm_lead_contact as (
+
+    select 'amocrm' as source_system, m.account, m.lead_id,
+        case v.field_code when 'PHONE' then 'phone' else 'email' end as kind,
+        v.field_value as value, 2 as origin_rank, v.value_position
+    from amocrm_main_contact as m
+    inner join {{ ref('stg_amocrm__contact_multitext_values') }} as v
+        on m.account = v.account
+        and m.contact_id = v.contact_id
+    where v.field_code in ('PHONE', 'EMAIL')
+
+),
+
+points as (
+
+    select * from bitrix24_lead_own
+    union all
+    select * from bitrix24_lead_contact
+    union all
+    select * from amocrm_lead_contact
+
+),
+
+ranked as (
+
+    select
+        source_system, account, lead_id, kind, trim(value) as value,
+        case origin_rank when 1 then 'lead' else 'contact' end as origin,
+        origin_rank, value_position,
+        row_number() over (
+            partition by source_system, account, lead_id, kind, trim(value)
+            order by origin_rank, value_position
+        ) as copy_number
+    from points
+    where nullif(trim(value), '') is not null
+
+)
+
+select
+    source_system,
+    account,
+    lead_id,
+    source_system || ':' || account || ':' || cast(lead_id as varchar) as lead_key,
+    kind,
+    value,
+    origin,
+    row_number() over (
+        partition by source_system, account, lead_id, kind order by origin_rank, value_position
+    ) as value_rank
+from ranked
+where copy_number = 1
