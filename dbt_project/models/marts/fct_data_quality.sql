@@ -33,7 +33,7 @@ dbt_groups as (
         leads.manager_key,
         count(*) as leads_checked,
         {%- for rule, condition in rules.items() %}
-        sum(case when {{ condition }} then 1 else 0 end) as failed_{{ rule }}{{ "," if not loop.last }}
+        count(case when {{ condition }} then 1 end) as failed_{{ rule }}{{ "," if not loop.last }}
         {%- endfor %}
     from leads
     group by 1, 2, 3
@@ -108,7 +108,7 @@ pipeline_rules as (
         checks.manager_key,
         run_rules.rule,
         count(*) as leads_checked,
-        sum(case when flags.lead_id is not null then 1 else 0 end) as leads_failed
+        count(case when flags.lead_id is not null then 1 end) as leads_failed
     from checks
     inner join run_rules
         on checks.run_id = run_rules.run_id

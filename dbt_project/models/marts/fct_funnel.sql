@@ -43,15 +43,15 @@ cohort as (
         count(*) as leads_recorded,
         {%- for p in points[1:] %}
         {%- if p == 'classified' %}
-        sum(case when leads.is_classified then 1 else 0 end) as leads_classified,
+        count(case when leads.is_classified then 1 end) as leads_classified,
         {%- else %}
-        sum(case when leads.{{ p }}_at is not null then 1 else 0 end) as leads_{{ p }},
+        count(case when leads.{{ p }}_at is not null then 1 end) as leads_{{ p }},
         {%- endif %}
         {%- endfor %}
         {%- for p in points[1:] %}
-        sum(case when leads.{{ p }}_at is not null
+        count(case when leads.{{ p }}_at is not null
             and leads.{{ p }}_at <= leads.recorded_at + interval '{{ var("cohort_window_days") }} days'
-            then 1 else 0 end) as leads_{{ p }}_within_window{{ "," if not loop.last }}
+            then 1 end) as leads_{{ p }}_within_window{{ "," if not loop.last }}
         {%- endfor %}
     from leads
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
@@ -72,7 +72,7 @@ flow as (
         'flow' as funnel_basis,
         source_system, account, branch, department_key, department_name, manager_key, channel,
         {%- for p in points %}
-        sum(case when control_point = '{{ p }}' then 1 else 0 end) as leads_{{ p }},
+        count(case when control_point = '{{ p }}' then 1 end) as leads_{{ p }},
         {%- endfor %}
         {%- for p in points[1:] %}
         cast(null as bigint) as leads_{{ p }}_within_window{{ "," if not loop.last }}
