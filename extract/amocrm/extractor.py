@@ -30,25 +30,27 @@ from extract.amocrm.entities import BY_NAME, DELETE_EVENTS, ENTITIES, RESTORE_EV
 from extract.amocrm.paginate import FilterIgnored, ScanState, desc_scan, embedded, pages, sliced_scan
 from extract.common.config import AccountConfig, Settings
 from extract.common.errors import ApiError, AuthError, ConfigError, RateLimited
+from extract.common.extractor import AccountExtractor, quarantine_row
 from extract.common.records import parse_int, parse_time
-from extract.common.redact import get_logger, redact
+from extract.common.redact import get_logger
 from extract.common.runs import EntityRun, new_batch_id
 from extract.common.tokens import TokenStore
-from warehouse.landing import LandingRow, QuarantineRow, TableSpec, Warehouse, dumps
+from warehouse.landing import LandingRow, QuarantineRow, Warehouse, dumps
 
 log = get_logger(__name__)
 
 
-class AmoCRMExtractor:
+class AmoCRMExtractor(AccountExtractor):
     """Extracts one amoCRM account into the warehouse. `run()` returns one `EntityRun` per entity."""
+
+    SYSTEM, LABEL, ENTITIES, BY_NAME = SYSTEM, "amoCRM", ENTITIES, BY_NAME
+    # 429 after the retries, or the account blocked for exceeding the limits: the other entities
+    # would only hit the same wall (and a blocked account stays blocked while requests continue)
+    FATAL = (AuthError, ConfigError, RateLimited)
 
     def __init__(self, account: AccountConfig, warehouse: Warehouse, settings: Settings | None = None,
                  client: AmoCRMClient | None = None, token_store: TokenStore | None = None) -> None:
-        if account.system != SYSTEM:
-            raise ConfigError(f"accounts[{account.name}].system", "is not amocrm")
-        self.account = account
-        self.wh = warehouse
-        self.settings = settings or Settings()
+        super().__init__(account, warehouse, settings, None)
         self.client = client or AmoCRMClient(account, self.settings, token_store)
         opts = account.options
         self.concurrency = int(opts.get("concurrency", 4))
@@ -62,66 +64,13 @@ class AmoCRMExtractor:
         self.catalog_hours = float(opts.get("catalog_snapshot_hours", self.settings.reconcile_hours))
         self._cache: dict[str, Any] = {}
 
-    # ------------------------------------------------------------------ public
-    def run(self, entities: Iterable[str] | None = None, *, full: bool = False,
-            batch_id: str | None = None) -> list[EntityRun]:
-        """Extract `entities` (default: all, in dependency order); `full` ignores cursors."""
-        batch_id = batch_id or new_batch_id()
-        wanted = list(entities) if entities else [e.name for e in ENTITIES]
-        unknown = [n for n in wanted if n not in BY_NAME]
-        if unknown:
-            raise ConfigError("entities", f"unknown amoCRM entities {unknown}; known: {sorted(BY_NAME)}")
-        return [self.run_entity(e, batch_id, full=full) for e in ENTITIES if e.name in wanted]
-
-    def run_entity(self, entity: Entity, batch_id: str, *, full: bool = False) -> EntityRun:
-        run = EntityRun(SYSTEM, self.account.name, entity.name, batch_id, mode="full" if full else "incremental")
-        c0 = self._counters()
-        started = time.monotonic()
-        try:
-            self.wh.ensure_table(entity.spec)
-            getattr(self, f"_run_{entity.kind}")(entity, run, full)
-            run.status = "success"
-        except (AuthError, ConfigError, RateLimited) as exc:
-            run.status, run.error = "failed", redact(exc)
-            self._finish(run, c0, started)
-            raise
-        except ApiError as exc:
-            run.status, run.error = "failed", redact(f"{type(exc).__name__}: {exc}")
-            if exc.code == "blocked":
-                self._finish(run, c0, started)
-                raise
-            log.error("amocrm %s %s failed: %s", self.account.name, entity.name, run.error)
-        except Exception as exc:  # recorded and reported; the other entities still run
-            run.status, run.error = "failed", redact(f"{type(exc).__name__}: {exc}")
-            log.error("amocrm %s %s failed: %s", self.account.name, entity.name, run.error)
-        self._finish(run, c0, started)
-        return run
+    def _stops_run(self, exc: Exception) -> bool:
+        return isinstance(exc, ApiError) and exc.code == "blocked"
 
     # ------------------------------------------------------------------ bookkeeping
     def _counters(self) -> tuple[int, int, float, int]:
         c, lim = self.client.counters, self.client.limiter.stats
         return (c.requests, lim.waits, lim.wait_seconds, c.refusals)
-
-    def _finish(self, run: EntityRun, c0: tuple[int, int, float, int], started: float) -> None:
-        c1 = self._counters()
-        run.requests = c1[0] - c0[0]
-        run.rate_limit_waits = c1[1] - c0[1]
-        run.rate_limit_wait_seconds = round(c1[2] - c0[2], 3)
-        run.rate_limit_refusals = c1[3] - c0[3]
-        run.seconds = round(time.monotonic() - started, 3)
-        self.wh.record_run(run)
-        log.info("amocrm %s %s: %s (%s), %d rows, %d deleted, %d quarantined, %d requests, %.1f s",
-                 self.account.name, run.entity, run.status, run.mode, run.rows, run.deleted, run.quarantined,
-                 run.requests, run.seconds)
-
-    def _cursor(self, name: str) -> dict[str, Any]:
-        raw = self.wh.get_cursor(SYSTEM, self.account.name, name)
-        try:
-            value = json.loads(raw) if raw else {}
-            return value if isinstance(value, dict) else {}
-        except ValueError:
-            log.warning("cursor of %s/%s is not JSON; starting over", self.account.name, name)
-            return {}
 
     def _to_rows(self, entity: Entity, records: Iterable[Any], deleted: bool = False,
                  keyer=None) -> tuple[list[LandingRow], list[QuarantineRow]]:
@@ -145,24 +94,8 @@ class AmoCRMExtractor:
                 key, extra = keyer(rec, key_last) if keyer else ((key_last,), ())
                 rows.append(LandingRow(key, dumps(rec), modified, deleted or rec.get("is_deleted") is True, extra))
             except (ValueError, TypeError, OverflowError, OSError) as exc:
-                rid = rec.get(entity.id_field) if isinstance(rec, dict) else None
-                try:
-                    raw = dumps(rec)
-                except (TypeError, ValueError):
-                    raw = repr(rec)
-                bad.append(QuarantineRow(f"{type(exc).__name__}: {exc}", redact(raw),
-                                         None if rid is None else str(rid)))
+                bad.append(quarantine_row(rec, entity.id_field, exc))
         return rows, bad
-
-    def _merge(self, entity: Entity, run: EntityRun, rows: list[LandingRow], bad: list[QuarantineRow],
-               cursor: dict[str, Any] | None) -> None:
-        n = self.wh.merge(entity.spec, self.account.name, run.batch_id, rows,
-                          cursor=json.dumps(cursor) if cursor is not None else None, quarantine=bad)
-        run.rows += n
-        run.quarantined += len(bad)
-        if bad:
-            log.warning("amocrm %s %s: %d records quarantined (first: %s)", self.account.name, entity.name,
-                        len(bad), bad[0].reason)
 
     def _snapshot_done(self, entity: Entity, run: EntityRun, where: str = "", params: tuple = ()) -> None:
         run.mode = "snapshot"

@@ -24,7 +24,8 @@ from extract.bitrix24.client import Bitrix24Client
 from extract.bitrix24.entities import BY_NAME, ENTITIES, Entity
 from extract.bitrix24.paginate import Page, grouped_pages, keyset_pages, offset_pages, per_object, whole
 from extract.common.config import AccountConfig, Settings
-from extract.common.errors import ApiError, AuthError, ConfigError
+from extract.common.errors import ApiError, AuthError
+from extract.common.extractor import AccountExtractor, quarantine_row
 from extract.common.records import parse_int, parse_time
 from extract.common.redact import get_logger, redact
 from extract.common.runs import EntityRun, new_batch_id, prefetch
@@ -59,16 +60,14 @@ def _minus(iso: str, seconds: int) -> str:
     return (dt - timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
-class Bitrix24Extractor:
+class Bitrix24Extractor(AccountExtractor):
     """Extracts one portal into the warehouse. `run()` returns one `EntityRun` per entity."""
+
+    SYSTEM, LABEL, ENTITIES, BY_NAME = SYSTEM, "Bitrix24", ENTITIES, BY_NAME
 
     def __init__(self, account: AccountConfig, warehouse: Warehouse, settings: Settings | None = None,
                  client: Bitrix24Client | None = None, token_store: TokenStore | None = None) -> None:
-        if account.system != SYSTEM:
-            raise ConfigError(f"accounts[{account.name}].system", "is not bitrix24")
-        self.account = account
-        self.wh = warehouse
-        self.settings = settings or Settings()
+        super().__init__(account, warehouse, settings, None)
         self.client = client or Bitrix24Client(account, self.settings, token_store)
         self.payments_mode = str(account.options.get("payments", "auto"))
 
@@ -78,62 +77,17 @@ class Bitrix24Extractor:
         """Extract `entities` (default: all, in dependency order). `full` ignores incremental
         cursors; `reconcile` forces (True) or skips (False) the deletion scan, default: when
         `Settings.reconcile_hours` have passed since the last one."""
-        batch_id = batch_id or new_batch_id()
-        wanted = list(entities) if entities else [e.name for e in ENTITIES]
-        unknown = [n for n in wanted if n not in BY_NAME]
-        if unknown:
-            raise ConfigError("entities", f"unknown Bitrix24 entities {unknown}; known: {sorted(BY_NAME)}")
-        runs: list[EntityRun] = []
-        for entity in (e for e in ENTITIES if e.name in wanted):
-            runs.append(self.run_entity(entity, batch_id, full=full, reconcile=reconcile))
-        return runs
+        return super().run(entities, full=full, batch_id=batch_id, reconcile=reconcile)
 
-    def run_entity(self, entity: Entity, batch_id: str, *, full: bool = False,
-                   reconcile: bool | None = None) -> EntityRun:
-        run = EntityRun(SYSTEM, self.account.name, entity.name, batch_id, mode="full" if full else "incremental")
-        c0 = self._counters()
-        started = time.monotonic()
-        try:
-            self.wh.ensure_table(entity.spec)
-            handler = getattr(self, f"_run_{entity.kind}")
-            handler(entity, run, full)
-            if entity.reconcile and self._reconcile_due(entity, reconcile):
-                self._reconcile(entity, run)
-            run.status = "success"
-        except (AuthError, ConfigError) as exc:
-            run.status, run.error = "failed", redact(exc)
-            self._finish(run, c0, started)
-            raise
-        except Exception as exc:  # recorded and reported; the other entities still run
-            run.status, run.error = "failed", redact(f"{type(exc).__name__}: {exc}")
-            log.error("bitrix24 %s %s failed: %s", self.account.name, entity.name, run.error)
-        self._finish(run, c0, started)
-        return run
+    def _extract(self, entity: Entity, run: EntityRun, full: bool, reconcile: bool | None = None) -> None:
+        getattr(self, f"_run_{entity.kind}")(entity, run, full)
+        if entity.reconcile and self._reconcile_due(entity, reconcile):
+            self._reconcile(entity, run)
 
     # ------------------------------------------------------------------ bookkeeping
     def _counters(self) -> tuple[int, int, float, int]:
         c, lim = self.client.counters, self.client.limiter.stats
         return (c.requests, lim.waits + c.budget_waits, lim.wait_seconds + c.budget_wait_seconds, c.refusals)
-
-    def _finish(self, run: EntityRun, c0: tuple[int, int, float, int], started: float) -> None:
-        c1 = self._counters()
-        run.requests = c1[0] - c0[0]
-        run.rate_limit_waits = c1[1] - c0[1]
-        run.rate_limit_wait_seconds = round(c1[2] - c0[2], 3)
-        run.rate_limit_refusals = c1[3] - c0[3]
-        run.seconds = round(time.monotonic() - started, 3)
-        self.wh.record_run(run)
-        log.info("bitrix24 %s %s: %s, %d rows, %d deleted, %d quarantined, %d requests, %.1f s",
-                 self.account.name, run.entity, run.status, run.rows, run.deleted, run.quarantined,
-                 run.requests, run.seconds)
-
-    def _cursor(self, name: str) -> dict[str, Any]:
-        raw = self.wh.get_cursor(SYSTEM, self.account.name, name)
-        try:
-            return json.loads(raw) if raw else {}
-        except ValueError:
-            log.warning("cursor of %s/%s is not JSON; starting over", self.account.name, name)
-            return {}
 
     def _to_rows(self, entity: Entity, records: Iterable[Any], extra: tuple = ()
                  ) -> tuple[list[LandingRow], list[QuarantineRow]]:
@@ -148,23 +102,8 @@ class Bitrix24Extractor:
                 modified = parse_time(rec.get(tfield)) if tfield else None
                 rows.append(LandingRow(key, dumps(rec), modified, False, extra))
             except (ValueError, TypeError, OverflowError) as exc:
-                rid = rec.get(entity.id_field) if isinstance(rec, dict) else None
-                try:
-                    raw = dumps(rec)
-                except (TypeError, ValueError):
-                    raw = repr(rec)
-                bad.append(QuarantineRow(str(exc), redact(raw), None if rid is None else str(rid)))
+                bad.append(quarantine_row(rec, entity.id_field, exc))
         return rows, bad
-
-    def _merge(self, entity: Entity, run: EntityRun, rows: list[LandingRow], bad: list[QuarantineRow],
-               cursor: dict[str, Any] | None, spec: TableSpec | None = None) -> None:
-        n = self.wh.merge(spec or entity.spec, self.account.name, run.batch_id, rows,
-                          cursor=json.dumps(cursor) if cursor is not None else None, quarantine=bad)
-        run.rows += n
-        run.quarantined += len(bad)
-        if bad:
-            log.warning("bitrix24 %s %s: %d records quarantined (first: %s)", self.account.name,
-                        entity.name, len(bad), bad[0].reason)
 
     # ------------------------------------------------------------------ keyset lists
     def _keyset_params(self, entity: Entity, since: str | None) -> dict[str, Any]:
