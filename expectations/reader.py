@@ -151,13 +151,3 @@ def read_leads(con: duckdb.DuckDBPyConnection, schema: str = "intermediate") -> 
     dsql = deals_sql(con, schema)
     return leads, (arrow_frame(con, dsql) if dsql else pd.DataFrame())
 
-
-def _json_list(v):
-    import json
-
-    if v is None or (isinstance(v, float) and v != v):
-        return None
-    items = json.loads(v) if isinstance(v, str) else v
-    if not isinstance(items, list):
-        items = [items]
-    return [str(i.get("VALUE", i.get("value", "")) if isinstance(i, dict) else i) for i in items]

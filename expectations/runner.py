@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 from expectations import gating
 from expectations.config import load_config
 from expectations.contract import KEY, conform_deals, conform_leads
-from expectations.rules import FEATURE_COLUMNS, RULES, detect, row_features
+from expectations.rules import FEATURE_COLUMNS, RULES, _long_arrow, detect, row_features
 
 DEFAULT_GX_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "gx"
 FINGERPRINT_COLUMNS = ["title", "name", "comments", "phone", "phones", "email", "emails", "source_code", "channel",
@@ -290,11 +290,8 @@ def run_quality(warehouse: str | Path | duckdb.DuckDBPyConnection, *, leads: pd.
         # phone cache: only the raw values these leads carry
         cache = None
         if _exists(con, "quality", "phone_cache") and len(L_changed):
-            pcol = "phones" if "phones" in L_changed.columns else "phone"
-            vals = (pd.Series(pc.list_flatten(pa.array(L_changed[pcol].array)).to_numpy(zero_copy_only=False))
-                    if isinstance(L_changed[pcol].dtype, pd.ArrowDtype) else
-                    L_changed[pcol].explode() if pcol == "phones" else L_changed[pcol])
-            con.register("_q_raw", pd.DataFrame({"raw": pd.Series(vals.dropna().unique(), dtype="str")}))
+            raw = pc.unique(_long_arrow(L_changed, "phones", "phone")[1])  # the values the rules will read
+            con.register("_q_raw", pa.table({"raw": raw}))
             registered.append("_q_raw")
             cache = reader.arrow_frame(con, "select raw, e164, is_valid from quality.phone_cache "
                                             "semi join _q_raw using (raw)")

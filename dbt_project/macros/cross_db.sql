@@ -1,9 +1,5 @@
 {#- Small cross-engine helpers (DuckDB default, PostgreSQL alternative) via adapter.dispatch. -#}
 
-{#- JSON text of a key of a JSON payload column. -#}
-{% macro json_text(col, key) -%}{{ col }} ->> '{{ key }}'{%- endmacro %}
-{% macro json_obj(col, key) -%}{{ col }} -> '{{ key }}'{%- endmacro %}
-
 {#- ISO-8601 text with an offset (Bitrix24) -> naive UTC timestamp. -#}
 {% macro iso_to_utc(expr) -%}
     cast(cast(nullif({{ expr }}, '') as timestamp with time zone) at time zone 'UTC' as timestamp)
@@ -66,11 +62,6 @@
 {% macro json_first_text(expr) -%}{{ return(adapter.dispatch('json_first_text')(expr)) }}{%- endmacro %}
 {% macro default__json_first_text(expr) -%}(cast({{ expr }} as jsonb) ->> 0){%- endmacro %}
 {% macro duckdb__json_first_text(expr) -%}({{ expr }} ->> '$[0]'){%- endmacro %}
-
-{#- First element of a JSON array as JSON. -#}
-{% macro json_first(expr) -%}{{ return(adapter.dispatch('json_first')(expr)) }}{%- endmacro %}
-{% macro default__json_first(expr) -%}(cast({{ expr }} as jsonb) -> 0){%- endmacro %}
-{% macro duckdb__json_first(expr) -%}({{ expr }} -> '$[0]'){%- endmacro %}
 
 {#- Unnest a JSON array column into rows with their 1-based position: columns `elem` (json) and
     `idx`. Use in FROM. -#}
