@@ -25,8 +25,14 @@ def is_json(text: str) -> bool:
 
 
 def test_burst_over_seven_per_second_gets_429_non_json(make_amo):
-    amo = make_amo(limits=True)
-    rs = burst(amo, 12)
+    # The limit is 7 per sliding second: the 12 requests must all arrive within one second, which
+    # a loaded 2-core machine does not always manage; then the burst is retried on a fresh server.
+    for attempt in range(3):
+        amo = make_amo(limits=True, subdir=f"burst{attempt}")
+        started = time.monotonic()
+        rs = burst(amo, 12)
+        if time.monotonic() - started < 0.8:
+            break
     codes = [r.status_code for r in rs]
     assert codes.count(200) == 7 and codes.count(429) == 5
     r429 = next(r for r in rs if r.status_code == 429)
