@@ -5,6 +5,14 @@
     contact's, each in the CRM's order — and value_rank = 1 is the lead's phone / e-mail in int_leads. -#}
 with
 
+bitrix24_leads as (
+
+    select account, lead_id, contact_id, phones, emails
+    from {{ ref('stg_bitrix24__leads') }}
+    where not is_deleted
+
+),
+
 bitrix24_contacts as (
 
     select account, contact_id, phones, emails
@@ -17,14 +25,12 @@ bitrix24_lead_own as (
 
     select 'bitrix24' as source_system, l.account, l.lead_id, 'phone' as kind,
         arr.elem ->> 'VALUE' as value, 1 as origin_rank, cast(arr.idx as integer) as value_position
-    {#- stg_bitrix24__leads (a table) is read directly here and below: a CTE read three times is
-        materialised by DuckDB with its JSON columns #}
-    from {{ ref('stg_bitrix24__leads') }} as l, {{ json_array_elements_ordinal('l.phones') }}
-    where l.phones is not null and not l.is_deleted
+    from bitrix24_leads as l, {{ json_array_elements_ordinal('l.phones') }}
+    where l.phones is not null
     union all
     select 'bitrix24', l.account, l.lead_id, 'email', arr.elem ->> 'VALUE', 1, cast(arr.idx as integer)
-    from {{ ref('stg_bitrix24__leads') }} as l, {{ json_array_elements_ordinal('l.emails') }}
-    where l.emails is not null and not l.is_deleted
+    from bitrix24_leads as l, {{ json_array_elements_ordinal('l.emails') }}
+    where l.emails is not null
 
 ),
 
@@ -45,11 +51,10 @@ bitrix24_lead_contact as (
 
     select 'bitrix24' as source_system, l.account, l.lead_id, p.kind, p.value, 2 as origin_rank,
         p.value_position
-    from {{ ref('stg_bitrix24__leads') }} as l
+    from bitrix24_leads as l
     inner join bitrix24_contact_points as p
         on l.account = p.account
         and l.contact_id = p.contact_id
-    where not l.is_deleted
 
 ),
 
