@@ -17,7 +17,9 @@ dimension_groups as (
         {%- for d in dims %}
         {{ d }},
         {%- endfor %}
-        row_number() over () as group_id
+        {#- numbered in a total order of the distinct tuples, so the numbering is the same wherever the
+            engine evaluates this CTE (materialised once or inlined at both of its uses) #}
+        row_number() over (order by {{ dims | join(', ') }}) as group_id
     from (
         select distinct {{ dims | join(', ') }}
         from {{ ref('fct_lead_control_points') }}
