@@ -46,13 +46,16 @@
     from source, {{ json_array_records("source.payload -> 'custom_fields_values'",
                                        {'field_id': 'VARCHAR', 'values': [{'value': 'VARCHAR'}]}) }}
     ...  {{ jrec('field_id') }}, {{ jrec('values.0.value') }}
+
+  A NULL, JSON null or non-array yields no rows on both engines (no filter needed that would parse
+  the payload a second time).
 -#}
 {% macro json_array_records(col, fields) -%}{{ return(adapter.dispatch('json_array_records')(col, fields)) }}{%- endmacro %}
 {% macro default__json_array_records(col, fields) -%}
-    lateral jsonb_array_elements(cast({{ col }} as jsonb)) as arr(rec)
+    lateral jsonb_array_elements({{ jsonb_array_or_null(col) }}) as arr(rec)
 {%- endmacro %}
 {% macro duckdb__json_array_records(col, fields) -%}
-    lateral (select unnest(json_transform({{ col }}, '{{ tojson([fields]) | replace("'", "''") }}')) as rec) as arr
+    unnest(json_transform({{ col }}, '{{ tojson([fields]) | replace("'", "''") }}')) as arr(rec)
 {%- endmacro %}
 
 {% macro jrec(path) -%}{{ return(adapter.dispatch('jrec')(path)) }}{%- endmacro %}

@@ -19,8 +19,6 @@ renamed as (
         arr.elem -> 'values' -> 0 ->> 'value' as field_value
     from source,
         {{ json_array_elements("source.payload -> 'custom_fields_values'") }}
-    where (source.payload ->> 'custom_fields_values') is not null
-        and (source.payload ->> 'custom_fields_values') <> 'null'
 
 )
 

@@ -17,9 +17,7 @@ fields as (
         arr.elem -> 'values' as field_values
     from source,
         {{ json_array_elements("source.payload -> 'custom_fields_values'") }}
-    where (source.payload ->> 'custom_fields_values') is not null
-        and (source.payload ->> 'custom_fields_values') <> 'null'
-        and not source._is_deleted
+    where not source._is_deleted
 
 ),
 

@@ -15,7 +15,6 @@ renamed as (
         cast(arr.elem -> 'metadata' ->> 'catalog_id' as bigint) as catalog_id
     from source,
         {{ json_array_elements("source.payload -> '_embedded' -> 'catalog_elements'") }}
-    where (source.payload -> '_embedded' ->> 'catalog_elements') is not null
 
 )
 

@@ -18,8 +18,7 @@ links as (
         cast(arr.idx as integer) as link_position
     from source,
         {{ json_array_elements_ordinal("source.payload -> '_embedded' -> 'contacts'") }}
-    where (source.payload -> '_embedded' ->> 'contacts') is not null
-        and not source._is_deleted
+    where not source._is_deleted
 
 ),
 

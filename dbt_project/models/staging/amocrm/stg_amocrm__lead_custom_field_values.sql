@@ -21,8 +21,6 @@ renamed as (
         {{ json_array_records("source.payload -> 'custom_fields_values'", {
             'field_id': 'VARCHAR', 'field_code': 'VARCHAR', 'field_name': 'VARCHAR', 'field_type': 'VARCHAR',
             'values': [{'value': 'VARCHAR', 'enum_id': 'VARCHAR'}]}) }}
-    where (source.payload ->> 'custom_fields_values') is not null
-        and (source.payload ->> 'custom_fields_values') <> 'null'
 
 )
 
