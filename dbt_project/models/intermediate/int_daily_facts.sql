@@ -52,14 +52,14 @@ payments as (
     date once instead of once per metric. -#}
 lead_facts as (
 
-    select source_system, account, manager_key, project_code, {{ utc_to_local_date('created_at') }} as fact_date,
+    select source_system, account, manager_key, project_code, {{ local_date('created_at') }} as fact_date,
         'leads' as metric, cast(count(*) as double precision) as fact_value
     from leads
     group by 1, 2, 3, 4, 5
 
     union all
 
-    select source_system, account, manager_key, project_code, {{ utc_to_local_date('taken_at') }},
+    select source_system, account, manager_key, project_code, {{ local_date('taken_at') }},
         'leads_processed', cast(count(*) as double precision)
     from leads
     where taken_at is not null
@@ -70,7 +70,7 @@ lead_facts as (
 activity_facts as (
 
     select source_system, account, manager_key, cast(null as varchar) as project_code,
-        {{ utc_to_local_date('held_at') }} as fact_date,
+        {{ local_date('held_at') }} as fact_date,
         case activity_kind when 'call' then 'calls' when 'meeting' then 'meetings' else 'showings' end as metric,
         cast(count(*) as double precision) as fact_value
     from activities
@@ -80,7 +80,7 @@ activity_facts as (
     union all
 
     select source_system, account, manager_key, cast(null as varchar),
-        {{ utc_to_local_date('planned_at') }},
+        {{ local_date('planned_at') }},
         case activity_kind when 'meeting' then 'meetings_planned' else 'showings_planned' end,
         cast(count(*) as double precision)
     from activities
@@ -91,7 +91,7 @@ activity_facts as (
 
 deal_days as (
 
-    select source_system, account, manager_key, project_code, {{ utc_to_local_date('contract_at') }} as fact_date,
+    select source_system, account, manager_key, project_code, {{ local_date('contract_at') }} as fact_date,
         cast(count(*) as double precision) as contracts,
         sum(coalesce(cast(area_m2 as double precision), 0)) as area_m2,
         sum(coalesce(cast(price as double precision), 0)) as revenue
@@ -102,7 +102,7 @@ deal_days as (
 
 payment_days as (
 
-    select source_system, account, manager_key, project_code, {{ utc_to_local_date('paid_at') }} as fact_date,
+    select source_system, account, manager_key, project_code, {{ local_date('paid_at') }} as fact_date,
         sum(cast(amount as double precision)) as payments_received,
         cast(count(*) as double precision) as payments_count
     from payments

@@ -34,7 +34,7 @@ leads as (
     select
         manager_key,
         created_date,
-        {{ utc_to_local_date('least(taken_at, rejected_at)') }} as left_backlog_date
+        {{ local_date('least(taken_at, rejected_at)') }} as left_backlog_date
     from {{ ref('fct_lead_control_points') }}
     where manager_key is not null
 
