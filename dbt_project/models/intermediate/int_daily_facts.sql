@@ -46,79 +46,89 @@ payments as (
 
 ),
 
-events as (
+{#- Every metric comes from exactly one source below, so each source aggregates on its own and the
+    results only stack: no group by over the union of all events. A deal's four metrics (and a
+    payment's two) share one aggregate, which converts each contract (payment) time to the local
+    date once instead of once per metric. -#}
+lead_facts as (
 
-    select source_system, account, manager_key, project_code,
-        {{ local_date('created_at') }} as fact_date, 'leads' as metric, 1.0 as fact_value
+    select source_system, account, manager_key, project_code, {{ local_date('created_at') }} as fact_date,
+        'leads' as metric, cast(count(*) as double precision) as fact_value
     from leads
+    group by 1, 2, 3, 4, 5
 
     union all
 
-    select source_system, account, manager_key, project_code,
-        {{ local_date('taken_at') }}, 'leads_processed', 1.0
+    select source_system, account, manager_key, project_code, {{ local_date('taken_at') }},
+        'leads_processed', cast(count(*) as double precision)
     from leads
     where taken_at is not null
+    group by 1, 2, 3, 4, 5
 
-    union all
+),
 
-    select source_system, account, manager_key, cast(null as varchar),
-        {{ local_date('held_at') }},
-        case activity_kind when 'call' then 'calls' when 'meeting' then 'meetings' else 'showings' end,
-        1.0
+activity_facts as (
+
+    select source_system, account, manager_key, cast(null as varchar) as project_code,
+        {{ local_date('held_at') }} as fact_date,
+        case activity_kind when 'call' then 'calls' when 'meeting' then 'meetings' else 'showings' end as metric,
+        cast(count(*) as double precision) as fact_value
     from activities
     where held_at is not null
+    group by 1, 2, 3, 4, 5, 6
 
     union all
 
     select source_system, account, manager_key, cast(null as varchar),
         {{ local_date('planned_at') }},
         case activity_kind when 'meeting' then 'meetings_planned' else 'showings_planned' end,
-        1.0
+        cast(count(*) as double precision)
     from activities
     where activity_kind in ('meeting', 'showing')
+    group by 1, 2, 3, 4, 5, 6
 
-    union all
+),
 
-    select source_system, account, manager_key, project_code, {{ local_date('contract_at') }}, 'contracts', 1.0
+deal_days as (
+
+    select source_system, account, manager_key, project_code, {{ local_date('contract_at') }} as fact_date,
+        cast(count(*) as double precision) as contracts,
+        sum(coalesce(cast(area_m2 as double precision), 0)) as area_m2,
+        sum(coalesce(cast(price as double precision), 0)) as revenue
     from deals
+    group by 1, 2, 3, 4, 5
 
-    union all
+),
 
-    select source_system, account, manager_key, project_code, {{ local_date('contract_at') }}, 'units', 1.0
-    from deals
+payment_days as (
 
-    union all
-
-    select source_system, account, manager_key, project_code, {{ local_date('contract_at') }}, 'area_m2',
-        coalesce(area_m2, 0)
-    from deals
-
-    union all
-
-    select source_system, account, manager_key, project_code, {{ local_date('contract_at') }}, 'revenue',
-        coalesce(price, 0)
-    from deals
-
-    union all
-
-    select source_system, account, manager_key, project_code, {{ local_date('paid_at') }},
-        'payments_received', amount
+    select source_system, account, manager_key, project_code, {{ local_date('paid_at') }} as fact_date,
+        sum(cast(amount as double precision)) as payments_received,
+        cast(count(*) as double precision) as payments_count
     from payments
-
-    union all
-
-    select source_system, account, manager_key, project_code, {{ local_date('paid_at') }}, 'payments_count', 1.0
-    from payments
+    group by 1, 2, 3, 4, 5
 
 ),
 
 aggregated as (
 
-    select
-        source_system, account, manager_key, project_code, fact_date, metric,
-        cast(sum(fact_value) as double precision) as fact_value
-    from events
-    group by 1, 2, 3, 4, 5, 6
+    select * from lead_facts
+    union all
+    select * from activity_facts
+    union all
+    select source_system, account, manager_key, project_code, fact_date, 'contracts', contracts from deal_days
+    union all
+    select source_system, account, manager_key, project_code, fact_date, 'units', contracts from deal_days
+    union all
+    select source_system, account, manager_key, project_code, fact_date, 'area_m2', area_m2 from deal_days
+    union all
+    select source_system, account, manager_key, project_code, fact_date, 'revenue', revenue from deal_days
+    union all
+    select source_system, account, manager_key, project_code, fact_date, 'payments_received', payments_received
+    from payment_days
+    union all
+    select source_system, account, manager_key, project_code, fact_date, 'payments_count', payments_count
+    from payment_days
 
 )
 

@@ -107,15 +107,24 @@ amocrm_changes as (
 
 ),
 
-all_transitions as (
+amocrm_transitions as (
 
-    select * from bitrix24_lead_history
-    union all
-    select * from bitrix24_deal_history
-    union all
     select * from amocrm_initial
     union all
     select * from amocrm_changes
+
+),
+
+{#- The stage mapping joins twice: before the window only a compact integer key and the deal-part
+    flag ride along, so the window sorts narrow rows; the stage strings join back after it. -#}
+stages as (
+
+    select
+        source_system, account, entity_type, pipeline_id, stage_id, stage_name, stage_part, control_point,
+        row_number() over (
+            order by source_system, account, entity_type, pipeline_id, stage_id
+        ) as stage_key
+    from {{ ref('int_stages') }}
 
 ),
 
@@ -123,70 +132,54 @@ all_transitions as (
 changed_entities as (
 
     select distinct source_system, account, entity_type, entity_id
-    from all_transitions
+    from (
+        select source_system, account, entity_type, entity_id, extracted_at from bitrix24_lead_history
+        union all
+        select source_system, account, entity_type, entity_id, extracted_at from bitrix24_deal_history
+        union all
+        select source_system, account, entity_type, entity_id, extracted_at from amocrm_transitions
+    ) as all_transitions
     where extracted_at > (select max(extracted_at) from {{ this }})
-
-),
-
-transitions as (
-
-    select all_transitions.*
-    from all_transitions
-    inner join changed_entities
-        on all_transitions.source_system = changed_entities.source_system
-        and all_transitions.account = changed_entities.account
-        and all_transitions.entity_type = changed_entities.entity_type
-        and all_transitions.entity_id = changed_entities.entity_id
-
-),
-{% else %}
-transitions as (
-
-    select * from all_transitions
 
 ),
 {% endif %}
 
-mapped as (
-
-    select
-        transitions.*,
-        stages.stage_name,
-        stages.stage_part as mapped_stage_part,
-        stages.control_point
-    from transitions
-    left join {{ ref('int_stages') }} as stages
-        on transitions.source_system = stages.source_system
-        and transitions.account = stages.account
-        and transitions.entity_type = stages.entity_type
-        and coalesce(transitions.pipeline_id, -1) = coalesce(stages.pipeline_id, -1)
-        and transitions.stage_id = stages.stage_id
-
-),
-
+{#- Each branch (Bitrix24 leads, Bitrix24 deals, amoCRM leads) has one source_system and one
+    entity_type (constants of its staging models), so its window partitions by (account, entity_id)
+    alone: three smaller sorts on two keys instead of one sort of everything on four. -#}
 sequenced as (
-
+{% for branch in ['bitrix24_lead_history', 'bitrix24_deal_history', 'amocrm_transitions'] %}
+    {{ 'union all' if not loop.first }}
     select
         mapped.*,
-        max(case when mapped_stage_part = 'deal' then 1 else 0 end) over (
-            partition by source_system, account, entity_type, entity_id
-            order by entered_at, history_id
+        max(is_deal_stage) over (
+            partition by account, entity_id order by entered_at, history_id
             rows between unbounded preceding and current row
         ) as has_reached_deal_part,
-        lead(entered_at) over (
-            partition by source_system, account, entity_type, entity_id
-            order by entered_at, history_id
-        ) as exited_at,
-        lead(stage_id) over (
-            partition by source_system, account, entity_type, entity_id
-            order by entered_at, history_id
-        ) as next_stage_id,
-        row_number() over (
-            partition by source_system, account, entity_type, entity_id
-            order by entered_at, history_id
-        ) as transition_number
-    from mapped
-
+        lead(entered_at) over (partition by account, entity_id order by entered_at, history_id) as exited_at,
+        lead(stage_id) over (partition by account, entity_id order by entered_at, history_id) as next_stage_id,
+        row_number() over (partition by account, entity_id order by entered_at, history_id) as transition_number
+    from (
+        select
+            transitions.*,
+            stages.stage_key,
+            case when stages.stage_part = 'deal' then 1 else 0 end as is_deal_stage
+        from {{ branch }} as transitions
+        {%- if is_incremental() %}
+        inner join changed_entities
+            on transitions.source_system = changed_entities.source_system
+            and transitions.account = changed_entities.account
+            and transitions.entity_type = changed_entities.entity_type
+            and transitions.entity_id = changed_entities.entity_id
+        {%- endif %}
+        left join stages
+            on transitions.source_system = stages.source_system
+            and transitions.account = stages.account
+            and transitions.entity_type = stages.entity_type
+            and coalesce(transitions.pipeline_id, -1) = coalesce(stages.pipeline_id, -1)
+            and transitions.stage_id = stages.stage_id
+    ) as mapped
+{% endfor %}
 )
 
 select
@@ -199,15 +192,15 @@ select
     sequenced.transition_number,
     sequenced.pipeline_id,
     sequenced.stage_id,
-    sequenced.stage_name,
+    stages.stage_name,
     {#- A stage valid in either part (amoCRM "lost") belongs to the deal part once the lead reached it. -#}
     case
-        when sequenced.mapped_stage_part in ('lead', 'deal') then sequenced.mapped_stage_part
+        when stages.stage_part in ('lead', 'deal') then stages.stage_part
         when sequenced.has_reached_deal_part = 1 then 'deal'
-        when sequenced.mapped_stage_part = 'any' then 'lead'
+        when stages.stage_part = 'any' then 'lead'
         else sequenced.entity_type
     end as stage_part,
-    sequenced.control_point,
+    stages.control_point,
     sequenced.next_stage_id,
     sequenced.entered_at,
     sequenced.exited_at,
@@ -215,3 +208,5 @@ select
     sequenced.exited_at is null as is_current_stage,
     sequenced.extracted_at
 from sequenced
+left join stages
+    on sequenced.stage_key = stages.stage_key

@@ -16,6 +16,19 @@ calendar as (
 
 ),
 
+{#- Managers get an integer key (manager_idx, unique because user_key is): the spine's joins and
+    its running window work on (integer, date) instead of the 'system:account:id' strings, and the
+    manager's descriptive columns join once, at the end. -#}
+users as (
+
+    select
+        user_key as manager_key, source_system, account, user_id as manager_id,
+        user_name as manager_name, department_key, department_name, branch,
+        row_number() over (order by user_key) as manager_idx
+    from {{ ref('int_users') }}
+
+),
+
 leads as (
 
     select
@@ -27,22 +40,36 @@ leads as (
 
 ),
 
-managers as (
+{%- set metrics = ['leads', 'leads_processed', 'calls', 'meetings', 'meetings_planned', 'showings',
+                   'showings_planned', 'contracts', 'revenue', 'payments_count', 'payments_received'] %}
+
+{#- Facts of managers known to int_users (the spine holds no other manager). -#}
+facts as (
 
     select
-        users.user_key as manager_key, users.source_system, users.account, users.user_id as manager_id,
-        users.user_name as manager_name, users.department_key, users.department_name, users.branch,
-        min(facts.fact_date) as first_date
-    from {{ ref('int_users') }} as users
-    inner join {{ ref('int_daily_facts') }} as facts
-        on users.user_key = facts.manager_key
-    group by 1, 2, 3, 4, 5, 6, 7, 8
+        users.manager_idx, daily_facts.fact_date,
+        {%- for m in metrics %}
+        sum(case when daily_facts.metric = '{{ m }}' then daily_facts.fact_value else 0 end) as {{ m }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('int_daily_facts') }} as daily_facts
+    inner join users
+        on daily_facts.manager_key = users.manager_key
+    group by 1, 2
+
+),
+
+{#- Dates run from the manager's first fact (any metric, any date) to the report date. -#}
+managers as (
+
+    select manager_idx, min(fact_date) as first_date
+    from facts
+    group by 1
 
 ),
 
 spine as (
 
-    select managers.*, calendar.calendar_date, calendar.month_start, calendar.is_working_day
+    select managers.manager_idx, calendar.calendar_date, calendar.month_start, calendar.is_working_day
     from managers
     cross join report
     inner join calendar
@@ -50,77 +77,82 @@ spine as (
 
 ),
 
-backlog_moves as (
+{#- One pass over the leads: the backlog's daily change (+1 on the created date, -1 on the date it
+    left the backlog) and the leads created that day still open at its end. -#}
+lead_days as (
 
-    select manager_key, created_date as move_date, 1 as delta from leads
-    union all
-    select manager_key, left_backlog_date, -1 from leads where left_backlog_date is not null
-
-),
-
-backlog_daily as (
-
-    select manager_key, move_date, sum(delta) as delta
-    from backlog_moves
+    select
+        users.manager_idx, moves.move_date,
+        sum(moves.delta) as delta,
+        sum(moves.open_created) as open_created_today
+    from (
+        select
+            manager_key, created_date as move_date, 1 as delta,
+            case when left_backlog_date is null or left_backlog_date > created_date then 1 else 0 end
+                as open_created
+        from leads
+        union all
+        select manager_key, left_backlog_date, -1, 0
+        from leads
+        where left_backlog_date is not null
+    ) as moves
+    inner join users
+        on moves.manager_key = users.manager_key
     group by 1, 2
 
 ),
 
 {#- The running backlog on the narrow (manager, day) spine: a window over the wide joined rows
     costs several times more at 1M leads. -#}
-backlog_running as (
+backlog as (
 
     select
-        spine.manager_key,
+        spine.manager_idx,
         spine.calendar_date,
-        sum(coalesce(backlog_daily.delta, 0)) over (
-            partition by spine.manager_key order by spine.calendar_date
+        spine.month_start,
+        spine.is_working_day,
+        sum(coalesce(lead_days.delta, 0)) over (
+            partition by spine.manager_idx order by spine.calendar_date
             rows between unbounded preceding and current row
-        ) as leads_to_process
+        ) as leads_to_process,
+        coalesce(lead_days.open_created_today, 0) as open_created_today
     from spine
-    left join backlog_daily
-        on spine.manager_key = backlog_daily.manager_key
-        and spine.calendar_date = backlog_daily.move_date
-
-),
-
-open_created_today as (
-
-    select manager_key, created_date, count(*) as leads
-    from leads
-    where left_backlog_date is null or left_backlog_date > created_date
-    group by 1, 2
-
-),
-
-facts as (
-
-    select
-        manager_key, fact_date,
-        {%- set metrics = ['leads', 'leads_processed', 'calls', 'meetings', 'meetings_planned', 'showings',
-                           'showings_planned', 'contracts', 'revenue', 'payments_count', 'payments_received'] %}
-        {%- for m in metrics %}
-        sum(case when metric = '{{ m }}' then fact_value else 0 end) as {{ m }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from {{ ref('int_daily_facts') }}
-    where manager_key is not null
-    group by 1, 2
+    left join lead_days
+        on spine.manager_idx = lead_days.manager_idx
+        and spine.calendar_date = lead_days.move_date
 
 ),
 
 targets as (
 
-    select * from {{ ref('fct_daily_targets') }}
-    where scope_type = 'manager'
+    select
+        users.manager_idx, daily_targets.month_start,
+        daily_targets.needed_leads_per_working_day,
+        daily_targets.needed_meetings_per_working_day,
+        daily_targets.needed_showings_per_working_day,
+        daily_targets.needed_contracts_per_working_day
+    from {{ ref('fct_daily_targets') }} as daily_targets
+    inner join users
+        on daily_targets.scope_id = users.manager_key
+    where daily_targets.scope_type = 'manager'
 
 ),
 
 joined as (
 
     select
-        spine.*,
-        backlog_running.leads_to_process,
-        coalesce(open_created_today.leads, 0) as open_created_today,
+        backlog.calendar_date,
+        users.source_system,
+        users.account,
+        users.manager_id,
+        users.manager_key,
+        users.manager_name,
+        users.department_key,
+        users.department_name,
+        users.branch,
+        backlog.is_working_day,
+        backlog.leads_to_process,
+        backlog.open_created_today,
         {%- for m in metrics %}
         coalesce(facts.{{ m }}, 0) as {{ m }},
         {%- endfor %}
@@ -128,19 +160,15 @@ joined as (
         targets.needed_meetings_per_working_day,
         targets.needed_showings_per_working_day,
         targets.needed_contracts_per_working_day
-    from spine
-    left join backlog_running
-        on spine.manager_key = backlog_running.manager_key
-        and spine.calendar_date = backlog_running.calendar_date
-    left join open_created_today
-        on spine.manager_key = open_created_today.manager_key
-        and spine.calendar_date = open_created_today.created_date
+    from backlog
+    inner join users
+        on backlog.manager_idx = users.manager_idx
     left join facts
-        on spine.manager_key = facts.manager_key
-        and spine.calendar_date = facts.fact_date
+        on backlog.manager_idx = facts.manager_idx
+        and backlog.calendar_date = facts.fact_date
     left join targets
-        on spine.manager_key = targets.scope_id
-        and spine.month_start = targets.month_start
+        on backlog.manager_idx = targets.manager_idx
+        and backlog.month_start = targets.month_start
 
 )
 
