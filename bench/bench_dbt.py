@@ -121,6 +121,19 @@ def direct_sql(target: Path, warehouse: Path) -> float:
     return s
 
 
+def print_slowest_nodes(target: Path, n: int = 10) -> None:
+    """The full build's slowest nodes (dbt's execution time; with `threads: 2` two nodes share the
+    cores, so a node's time depends on its neighbour) and the totals per kind of node."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    kinds: dict[str, float] = {}
+    for r in results:
+        kind = r["unique_id"].split(".")[0]
+        kinds[kind] = kinds.get(kind, 0.0) + r["execution_time"]
+    print("  node seconds by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(kinds.items())), flush=True)
+    for r in sorted(results, key=lambda r: -r["execution_time"])[:n]:
+        print(f"    {r['execution_time']:6.2f} s  {r['unique_id'].split('.')[-1]}", flush=True)
+
+
 def land_one_more_day(warehouse: Path) -> None:
     """Re-land the newest day's activities as a new batch (what a daily extraction brings)."""
     con = duckdb.connect(str(warehouse))
@@ -152,6 +165,7 @@ def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int) -> dict:
     print(f"  {leads} leads: full build {full_s:.1f} s ({full_cpu:.0f} CPU s), {full_rss:.0f} MB", flush=True)
     full_target = work / "full_target"
     shutil.copytree(project / "target", full_target, ignore=shutil.ignore_patterns("compiled", "run"))
+    print_slowest_nodes(full_target)
     land_one_more_day(wh)
     inc_s, inc_rss, inc_cpu, _ = timed([DBT, "build", *args], env, project)
     print(f"  incremental build {inc_s:.1f} s ({inc_cpu:.0f} CPU s), {inc_rss:.0f} MB", flush=True)
