@@ -128,7 +128,7 @@ select
     unioned.period_grain,
     cast(unioned.period_start as date) as period_start,
     unioned.funnel_basis,
-    {%- for d in ['source_system', 'account', 'branch', 'department_key', 'department_name', 'manager_key', 'channel'] %}
+    {%- for d in dims %}
     dimension_groups.{{ d }},
     {%- endfor %}
     {%- for p in points %}
