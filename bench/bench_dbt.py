@@ -9,13 +9,16 @@ of the hours a rate-limited extraction of a million leads takes.
 
 Measured, each in a fresh `dbt` process (peak RSS = the child's ru_maxrss), after one `dbt parse`
 of the copied project (printed; the Dagster code location parses once at load time too):
-- `dbt build` full (seeds, models, tests) on a fresh copy of the raw warehouse;
+- `dbt build` full (seeds, models, data tests) on a fresh copy of the raw warehouse, as the
+  pipeline runs it (orchestration/defs/dbt.PIPELINE_BUILD: dbt's unit tests run in `make test`, not
+  in production; their own time is printed after the full build);
 - `dbt build` again right after (the incremental daily run with one day of new data: one
   day's worth of activities re-landed, so incremental models merge it and the rest rebuild);
 - the compiled SQL of every model executed directly in one DuckDB connection, in dbt's order
   (the ratio = dbt run time ÷ direct SQL time).
 
     .venv/bin/python bench/bench_dbt.py --sizes 10000 100000 1000000
+    .venv/bin/python bench/bench_dbt.py --sizes 1000000 --project /tmp/before/dbt_project
 
 The 10k size is the base dataset itself: its SQL takes a fraction of a second, so its build time is
 dbt's fixed cost per build (start-up, parsing, ~110 nodes each rendered, logged and run) — the
@@ -40,6 +43,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from orchestration.defs.dbt import PIPELINE_BUILD  # noqa: E402
 from tests.dbt import conftest as C  # noqa: E402
 
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -142,7 +146,7 @@ def land_one_more_day(warehouse: Path) -> None:
     con.close()
 
 
-def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int) -> dict:
+def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: Path) -> dict:
     work = out / f"run_{size}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -151,7 +155,8 @@ def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int) -> dict:
     leads = clone(raw, pristine, copies)
     wh = work / "wh.duckdb"
     shutil.copy(pristine, wh)
-    project = C.copy_project(work / "dbt_project")
+    project = work / "dbt_project"
+    shutil.copytree(source, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     from warehouse.dbt_config import load_plans
 
     load_plans(plans, project / "seeds" / "sales_plans.csv")
@@ -161,13 +166,15 @@ def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int) -> dict:
     # (orchestration/defs/dbt.ensure_manifest): each build then re-parses only what changed.
     parse_s, _, _, _ = timed([DBT, "parse", *args], env, project)
     print(f"  dbt parse (once per project, not in the builds below) {parse_s:.1f} s", flush=True)
-    full_s, full_rss, full_cpu, _ = timed([DBT, "build", *args], env, project)
+    full_s, full_rss, full_cpu, _ = timed([DBT, *PIPELINE_BUILD, *args], env, project)
     print(f"  {leads} leads: full build {full_s:.1f} s ({full_cpu:.0f} CPU s), {full_rss:.0f} MB", flush=True)
     full_target = work / "full_target"
     shutil.copytree(project / "target", full_target, ignore=shutil.ignore_patterns("compiled", "run"))
     print_slowest_nodes(full_target)
+    unit_s, _, unit_cpu, _ = timed([DBT, "test", "--select", "test_type:unit", *args], env, project)
+    print(f"  unit tests alone (dbt test --select test_type:unit) {unit_s:.1f} s ({unit_cpu:.0f} CPU s)", flush=True)
     land_one_more_day(wh)
-    inc_s, inc_rss, inc_cpu, _ = timed([DBT, "build", *args], env, project)
+    inc_s, inc_rss, inc_cpu, _ = timed([DBT, *PIPELINE_BUILD, *args], env, project)
     print(f"  incremental build {inc_s:.1f} s ({inc_cpu:.0f} CPU s), {inc_rss:.0f} MB", flush=True)
     run_s, _, _, _ = timed([DBT, "run", *args], env, project)
     (work / "direct").mkdir()
@@ -188,6 +195,9 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--base-leads", type=int, default=10_000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "dbt")
+    # Another version of the dbt project for a side-by-side comparison, e.g. an older commit's:
+    # git archive <commit> dbt_project | tar -x -C /tmp/before
+    ap.add_argument("--project", type=Path, default=C.DBT_DIR, help="the dbt project to measure")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     raw, data = base_dataset(a.out, a.base_leads)
@@ -197,7 +207,7 @@ def main() -> None:
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for size in a.sizes:
         load0 = os.getloadavg()[0]
-        r = run(size, raw, data / "truth" / "plans.csv", a.out, a.base_leads)
+        r = run(size, raw, data / "truth" / "plans.csv", a.out, a.base_leads, a.project)
         print(f"| {r['leads']:,} | {r['copies']} | {load0:.1f} → {os.getloadavg()[0]:.1f} | "
               f"{r['full_build_s']} ({r['full_build_cpu_s']}) | {r['full_build_rss_mb']} | "
               f"{r['incremental_build_s']} ({r['incremental_cpu_s']}) | {r['incremental_rss_mb']} | "
