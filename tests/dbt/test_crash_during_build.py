@@ -1,8 +1,9 @@
 """SIGKILL during the dbt build: the next build recovers the warehouse and its marts equal those of
 a build that was never interrupted (issue 7: crashes during extraction, loading AND the dbt build).
 
-DuckDB recovers a killed writer from its write-ahead log; dbt's table materializations build into
-a temporary relation and swap it in, and the incremental models (stage transitions, activities)
+DuckDB recovers a killed writer from its write-ahead log and drops its uncommitted transaction;
+each table and view model replaces its relation inside one transaction
+(macros/duckdb_materializations.sql), and the incremental models (stage transitions, activities)
 merge on their keys, so a build that died anywhere is redone cleanly by the next one."""
 
 from __future__ import annotations
