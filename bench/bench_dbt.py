@@ -19,6 +19,7 @@ of the copied project (printed; the Dagster code location parses once at load ti
 
     .venv/bin/python bench/bench_dbt.py --sizes 10000 100000 1000000
     .venv/bin/python bench/bench_dbt.py --sizes 1000000 --project /tmp/before/dbt_project
+    .venv/bin/python bench/bench_dbt.py --sizes 1000000 --keep   # then bench/profile_model.py
 
 The 10k size is the base dataset itself: its SQL takes a fraction of a second, so its build time is
 dbt's fixed cost per build (start-up, parsing, ~110 nodes each rendered, logged and run) — the
@@ -146,7 +147,7 @@ def land_one_more_day(warehouse: Path) -> None:
     con.close()
 
 
-def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: Path) -> dict:
+def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: Path, keep: bool = False) -> dict:
     work = out / f"run_{size}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -186,7 +187,8 @@ def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: P
            "incremental_rss_mb": round(inc_rss), "incremental_cpu_s": round(inc_cpu),
            "dbt_run_s": round(run_s, 1), "direct_sql_s": round(direct_s, 1),
            "dbt_over_direct": round(run_s / direct_s, 2)}
-    shutil.rmtree(work, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
     return res
 
 
@@ -198,6 +200,9 @@ def main() -> None:
     # Another version of the dbt project for a side-by-side comparison, e.g. an older commit's:
     # git archive <commit> dbt_project | tar -x -C /tmp/before
     ap.add_argument("--project", type=Path, default=C.DBT_DIR, help="the dbt project to measure")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep <out>/run_<size>/ (the built warehouse wh.duckdb and full_target/) for "
+                         "bench/profile_model.py")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     raw, data = base_dataset(a.out, a.base_leads)
@@ -207,7 +212,7 @@ def main() -> None:
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for size in a.sizes:
         load0 = os.getloadavg()[0]
-        r = run(size, raw, data / "truth" / "plans.csv", a.out, a.base_leads, a.project)
+        r = run(size, raw, data / "truth" / "plans.csv", a.out, a.base_leads, a.project, a.keep)
         print(f"| {r['leads']:,} | {r['copies']} | {load0:.1f} → {os.getloadavg()[0]:.1f} | "
               f"{r['full_build_s']} ({r['full_build_cpu_s']}) | {r['full_build_rss_mb']} | "
               f"{r['incremental_build_s']} ({r['incremental_cpu_s']}) | {r['incremental_rss_mb']} | "
