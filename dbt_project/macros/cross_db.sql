@@ -69,7 +69,13 @@
     lateral jsonb_array_elements({{ jsonb_array_or_null(col) }}) as arr(elem)
 {%- endmacro %}
 {% macro duckdb__json_array_elements(col) -%}
-    unnest(cast({{ col }} as json[])) as arr(elem)
+    unnest({{ duckdb_json_list_or_null(col) }}) as arr(elem)
+{%- endmacro %}
+
+{#- DuckDB: the value as a list when it is a JSON array, else NULL (casting an object or a scalar to
+    json[] raises). Same cost as the bare cast at 1M leads. -#}
+{% macro duckdb_json_list_or_null(col) -%}
+    case when json_type({{ col }}) = 'ARRAY' then cast({{ col }} as json[]) end
 {%- endmacro %}
 
 {#- PostgreSQL: the value as jsonb when it is an array, else NULL (jsonb_array_elements raises on a
@@ -90,5 +96,5 @@
     lateral jsonb_array_elements({{ jsonb_array_or_null(col) }}) with ordinality as arr(elem, idx)
 {%- endmacro %}
 {% macro duckdb__json_array_elements_ordinal(col) -%}
-    unnest(cast({{ col }} as json[])) with ordinality as arr(elem, idx)
+    unnest({{ duckdb_json_list_or_null(col) }}) with ordinality as arr(elem, idx)
 {%- endmacro %}
