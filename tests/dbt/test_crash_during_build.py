@@ -15,11 +15,9 @@ import subprocess
 import time
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from tests.dbt.conftest import DBT, copy_project, dbt_env, run_dbt
-from tests.dbt.test_cross_engine import MARTS, _normalise
+from tests.dbt.test_incremental import assert_marts_equal
 
 KILLS = 4
 
@@ -52,18 +50,7 @@ def test_sigkill_during_dbt_build_then_rebuild_equals_uninterrupted(built, sandb
     assert landed >= KILLS, log
     run_dbt(project, ["build"], env)  # the next scheduled build
 
-    con = duckdb.connect(str(wh), read_only=True)
     try:
-        for mart in MARTS:
-            got = _normalise(con.execute(f"select * from marts.{mart}").df())
-            want = _normalise(built.query(f"select * from marts.{mart}"))
-            assert len(got) == len(want), (mart, len(got), len(want), log)
-            for c in want.columns:
-                a, b = want[c], got[c]
-                if pd.api.types.is_float_dtype(a):
-                    ok = np.isclose(a, b, rtol=1e-9, atol=1e-9) | (a.isna() & b.isna())
-                else:
-                    ok = (a == b) | (a.isna() & b.isna())
-                assert ok.all(), f"{mart}.{c}: {(~ok).sum()} rows differ after kills {log}"
-    finally:
-        con.close()
+        assert_marts_equal(wh, built)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} after kills {log}") from None

@@ -25,6 +25,25 @@ def _raw_tables(con) -> list[tuple[str, str]]:
         "where table_schema in ('raw_bitrix24', 'raw_amocrm') and table_catalog = current_database()").fetchall()]
 
 
+def assert_marts_equal(wh, built) -> None:
+    """Every mart in warehouse `wh` has the rows of the `built` warehouse's (floats within 1e-9)."""
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        for mart in MARTS:
+            got = _normalise(con.execute(f"select * from marts.{mart}").df())
+            want = _normalise(built.query(f"select * from marts.{mart}"))
+            assert len(got) == len(want), (mart, len(got), len(want))
+            for c in want.columns:
+                a, b = want[c], got[c]
+                if pd.api.types.is_float_dtype(a):
+                    ok = np.isclose(a, b, rtol=1e-9, atol=1e-9) | (a.isna() & b.isna())
+                else:
+                    ok = (a == b) | (a.isna() & b.isna())
+                assert ok.all(), f"{mart}.{c}: {(~ok).sum()} rows differ"
+    finally:
+        con.close()
+
+
 def test_incremental_run_equals_full_build(built, sandbox_raw, tmp_path):
     _, _, raw, _ = sandbox_raw
     wh = tmp_path / "wh.duckdb"
@@ -49,21 +68,7 @@ def test_incremental_run_equals_full_build(built, sandbox_raw, tmp_path):
     proc = run_dbt(project, ["build"], env)
     assert "incremental" in proc.stdout
 
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        for mart in MARTS:
-            inc = _normalise(con.execute(f"select * from marts.{mart}").df())
-            full = _normalise(built.query(f"select * from marts.{mart}"))
-            assert len(inc) == len(full), (mart, len(inc), len(full))
-            for c in full.columns:
-                a, b = full[c], inc[c]
-                if pd.api.types.is_float_dtype(a):
-                    ok = np.isclose(a, b, rtol=1e-9, atol=1e-9) | (a.isna() & b.isna())
-                else:
-                    ok = (a == b) | (a.isna() & b.isna())
-                assert ok.all(), f"{mart}.{c}: {(~ok).sum()} rows differ"
-    finally:
-        con.close()
+    assert_marts_equal(wh, built)
 
 
 def test_docs_generate(built):

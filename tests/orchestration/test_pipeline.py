@@ -74,6 +74,16 @@ def test_whole_graph_full_then_incremental(demo_env):
     incremental = run_pipeline(full=False)
     assert incremental.success, incremental.failures
     assert sum(incremental.requests.values()) < sum(full.requests.values())
+    # The full run rebuilt every view and seed and recorded them; the incremental run left those
+    # alone (warehouse/dbt_unchanged.py: reported as current, so the steps below still run) and
+    # rebuilt the tables and marts.
+    with duckdb.connect(str(base / "wh.duckdb"), read_only=True) as con:
+        recorded = {r[0] for r in con.execute("select relation from meta.dbt_unchanged_nodes").fetchall()}
+    assert "staging.stg_bitrix24__activities" in recorded and "config.stage_control_points" in recorded
+    assert "staging/stg_bitrix24__activities" in full.materialized
+    for key in ("staging/stg_bitrix24__activities", "config/stage_control_points"):
+        assert incremental.metadata[key].get("dbt") == "unchanged since it was built: left alone", key
+    assert {"intermediate/int_leads", "marts/fct_funnel"} <= set(incremental.materialized), [k for k in incremental.materialized if not k.startswith(("intermediate", "raw_", "staging"))]
 
 
 def _fingerprint(path):

@@ -15,6 +15,7 @@ runs each model's tests right after it, and a failing test stops the models belo
 
 import collections
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -28,6 +29,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from crmwh.privacy import PROJECT_ROOT
 from orchestration.defs.extraction import WAREHOUSE_POOL
 from orchestration.defs.resources import CrmwhResource
+from warehouse import dbt_unchanged
+from warehouse.landing import Warehouse
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 # Dagster keeps its own target folder, so a developer's `dbt build` never races the pipeline's.
@@ -117,13 +120,59 @@ def _quiet_stdout(enabled: bool):
             sys.stdout = muted.inner
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource, has_views_and_seeds: bool):
     # dbt reads the warehouse path from the same setting as the extractors (profiles.yml).
-    os.environ["CRMWH_WAREHOUSE_PATH"] = str(Path(crmwh.settings().warehouse_path).resolve())
-    # Runs from the crmwh CLI show a progress bar and a summary; dbt's own log stays in
-    # dbt_project/logs/dbt.log. In the Dagster UI, dbt's output remains in the step's stdout.
-    with _quiet_stdout(context.run.tags.get("crmwh/source") == "cli"):
-        yield from dbt.cli(PIPELINE_BUILD, context=context).stream()
+    warehouse = Path(crmwh.settings().warehouse_path).resolve()
+    os.environ["CRMWH_WAREHOUSE_PATH"] = str(warehouse)
+    # Views and seeds unchanged since they were built are left alone (warehouse/dbt_unchanged.py).
+    # Only `dbt_core` has any, only the DuckDB target keeps the record, and the full
+    # reconciliation rebuilds everything (it still records what it built).
+    track = has_views_and_seeds and os.environ.get("CRMWH_DBT_TARGET", "duckdb") == "duckdb"
+    manifest = json.loads(project.manifest_path.read_text()) if track else {}
+    if not track:
+        plan = dbt_unchanged.Plan(reason="no views or seeds tracked in this step")
+    elif context.run.tags.get("crmwh/mode") == "full":
+        plan = dbt_unchanged.Plan(reason="the full reconciliation rebuilds every view and seed")
+    else:
+        plan = dbt_unchanged.plan(DBT_DIR, manifest, warehouse, dict(os.environ))
+    context.log.info(f"dbt: {plan.reason}")
+    # Their outputs come first: a multi-asset yields its outputs in topological order.
+    yield from _unchanged_outputs(context, manifest, plan)
+    invocation = dbt.cli([*PIPELINE_BUILD, *plan.exclude_args], context=context)
+    try:
+        # Runs from the crmwh CLI show a progress bar and a summary; dbt's own log stays in
+        # dbt_project/logs/dbt.log. In the Dagster UI, dbt's output remains in the step's stdout.
+        with _quiet_stdout(context.run.tags.get("crmwh/source") == "cli"):
+            yield from invocation.stream()
+    finally:
+        if track:
+            _record_unchanged(context, manifest, invocation, warehouse)
+
+
+def _unchanged_outputs(context: dg.AssetExecutionContext, manifest: dict, plan: dbt_unchanged.Plan):
+    """An output for each view and seed left alone: it is current (a view always reads the latest
+    rows; the seed's CSV did not change), and without an output Dagster would skip every step
+    below it — the marts read the seeds."""
+    skipped = set(plan.skip)
+    for node in manifest.get("nodes", {}).values():
+        if node["name"] not in skipped or not dbt_unchanged.is_candidate(node):
+            continue
+        key = TRANSLATOR.get_asset_key(node)
+        if key in context.selected_asset_keys:
+            yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+                            metadata={"dbt": "unchanged since it was built: left alone"})
+
+
+def _record_unchanged(context, manifest: dict, invocation, warehouse: Path) -> None:
+    """Record which views and seeds this build created; a failure here only costs the next
+    build a rebuild of them, so it is logged, never raised over the build's own outcome."""
+    try:
+        run_results = json.loads((invocation.target_path / "run_results.json").read_text())
+        with Warehouse(warehouse) as wh:
+            dbt_unchanged.record(DBT_DIR, manifest, run_results, wh.con, dict(os.environ))
+    except Exception as exc:  # noqa: BLE001
+        context.log.warning(f"dbt: could not record the views and seeds built ({type(exc).__name__}: {exc}); "
+                            "the next build rebuilds them")
 
 
 def build_defs() -> dg.Definitions:
@@ -133,13 +182,13 @@ def build_defs() -> dg.Definitions:
                 select="resource_type:seed path:models/staging path:models/intermediate", pool=WAREHOUSE_POOL)
     def dbt_core(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
         """Seeds, staging views and the canonical CRM-agnostic model."""
-        yield from _build(context, dbt, crmwh)
+        yield from _build(context, dbt, crmwh, has_views_and_seeds=True)
 
     @dbt_assets(manifest=manifest, project=project, dagster_dbt_translator=TRANSLATOR, name="dbt_marts",
                 select="path:models/marts", pool=WAREHOUSE_POOL)
     def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
         """The marts BI reads, with their contracts and tests."""
-        yield from _build(context, dbt, crmwh)
+        yield from _build(context, dbt, crmwh, has_views_and_seeds=False)
 
     return dg.Definitions(assets=[dbt_core, dbt_marts],
                           resources={"dbt": dbt_resource()})

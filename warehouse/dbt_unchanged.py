@@ -1,0 +1,187 @@
+"""Views and seeds an incremental dbt build on DuckDB can leave alone.
+
+A staging view holds no data, and a seed holds the CSV it was loaded from: rebuilding them only
+matters when the project, the CSV or the tables they read changed. On an hourly run nothing of
+that changed, yet re-creating ~30 views and reloading ~10 seeds is a node each — about a second
+of dbt's ~7 s fixed cost per build (docs/benchmarks.md, dbt). So the pipeline's incremental build
+excludes every view and seed that
+
+- an earlier build created successfully with the same **fingerprint**: a hash of every project
+  file (models, macros, seeds, tests, dbt_project.yml, profiles.yml), the dbt and adapter
+  versions, the values of the environment variables those files read (secret-looking names left
+  out), and the columns and types of every source table upstream of the node (or its absence: a
+  view over a source that did not exist yet selects from an empty row set and must be rebuilt
+  once it lands), and
+- still exists in the warehouse as the same kind of relation.
+
+Any doubt — no record, another fingerprint, a relation missing, the warehouse unreadable —
+means the node is built. dbt's own `state:modified` is not used: it cannot see a changed `var`
+or `env_var`, nor a source table that appeared.
+
+The record lives in the warehouse itself (`meta.dbt_unchanged_nodes`), written after the build
+from dbt's run_results.json: a node that succeeded gets the fingerprint, one that failed loses
+its record. A copied or restored warehouse therefore carries its own truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+TABLE = "meta.dbt_unchanged_nodes"
+DDL = [
+    "CREATE SCHEMA IF NOT EXISTS meta",
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        unique_id VARCHAR PRIMARY KEY, relation VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL,
+        built_at TIMESTAMPTZ NOT NULL)""",
+]
+PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
+_ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
+_SECRET = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+
+
+def is_candidate(node: dict[str, Any]) -> bool:
+    """A seed, or a model materialised as a view: what a build may skip."""
+    return node["resource_type"] == "seed" or (
+        node["resource_type"] == "model" and node["config"].get("materialized") == "view")
+
+
+def _relation_type(node: dict[str, Any]) -> str:
+    return "VIEW" if node["resource_type"] == "model" else "BASE TABLE"
+
+
+def _project_files(project_dir: Path) -> list[Path]:
+    files = [p for d in PROJECT_DIRS for p in sorted((project_dir / d).rglob("*")) if p.is_file()]
+    return files + [project_dir / f for f in PROJECT_FILES if (project_dir / f).is_file()]
+
+
+def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDBPyConnection,
+                 environ: dict[str, str]) -> dict[str, str]:
+    """Each view's and seed's fingerprint (module docstring), by unique_id. The project part is
+    shared; the source part covers only the sources upstream of the node, so a `quality` table the
+    junk-detection step reshapes does not invalidate the staging views over raw tables.
+    `con` reads the warehouse's catalog."""
+    h = hashlib.sha256()
+    env_names: set[str] = set()
+    for path in _project_files(project_dir):
+        body = path.read_bytes()
+        h.update(str(path.relative_to(project_dir)).encode() + b"\0" + body + b"\0")
+        env_names.update(_ENV_VAR.findall(body.decode("utf-8", errors="replace")))
+    for dist in ("dbt-core", "dbt-duckdb", "duckdb"):
+        h.update(f"{dist}={metadata.version(dist)}\0".encode())
+    for name in sorted(env_names):
+        if not _SECRET.search(name):
+            h.update(f"{name}={environ.get(name)!r}\0".encode())
+    project_part = h.hexdigest()
+
+    columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, column, dtype in con.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            "where table_catalog = current_database() order by table_schema, table_name, ordinal_position"
+    ).fetchall():
+        columns.setdefault((schema, table), []).append((column, dtype))
+    sources = manifest.get("sources", {})
+    nodes = manifest["nodes"]
+
+    def upstream_sources(uid: str, seen: set[str]) -> set[str]:
+        found: set[str] = set()
+        for parent in nodes[uid].get("depends_on", {}).get("nodes", []):
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if parent in sources:
+                found.add(parent)
+            elif parent in nodes:
+                found |= upstream_sources(parent, seen)
+        return found
+
+    out = {}
+    for uid, node in nodes.items():
+        if not is_candidate(node):
+            continue
+        catalog = []
+        for sid in sorted(upstream_sources(uid, set())):
+            key = (sources[sid]["schema"], sources[sid].get("identifier") or sources[sid]["name"])
+            catalog.append([list(key), columns.get(key)])
+        out[uid] = hashlib.sha256((project_part + json.dumps(catalog)).encode()).hexdigest()
+    return out
+
+
+@dataclass
+class Plan:
+    """What one build may skip, and why."""
+
+    skip: list[str] = field(default_factory=list)  # node names, for `--exclude`
+    reason: str = ""
+
+    @property
+    def exclude_args(self) -> list[str]:
+        return ["--exclude", " ".join(self.skip)] if self.skip else []
+
+
+def _existing_relations(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
+    return {(s, t, kind) for s, t, kind in con.execute(
+        "select table_schema, table_name, table_type from information_schema.tables "
+        "where table_catalog = current_database()").fetchall()}
+
+
+def plan(project_dir: Path, manifest: dict[str, Any], warehouse: Path, environ: dict[str, str]) -> Plan:
+    """Which views and seeds the next build may exclude (see the module docstring)."""
+    if not Path(warehouse).exists():
+        return Plan(reason="no warehouse yet")
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:  # locked or unreadable: build everything, record nothing
+        return Plan(reason=f"warehouse not readable ({type(exc).__name__})")
+    try:
+        fps = fingerprints(project_dir, manifest, con, environ)
+        has_table = con.execute(
+            "select count(*) from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = 'meta' and table_name = 'dbt_unchanged_nodes'").fetchone()[0]
+        recorded = dict(con.execute(f"select unique_id, fingerprint from {TABLE}").fetchall()) if has_table else {}
+        existing = _existing_relations(con)
+    finally:
+        con.close()
+    skip = sorted(node["name"] for uid, node in manifest["nodes"].items()
+                  if is_candidate(node) and recorded.get(uid) == fps[uid]
+                  and (node["schema"], node["alias"], _relation_type(node)) in existing)
+    candidates = sum(1 for n in manifest["nodes"].values() if is_candidate(n))
+    return Plan(skip, reason=f"{len(skip)} of {candidates} views and seeds unchanged since they were built")
+
+
+def record(project_dir: Path, manifest: dict[str, Any], run_results: dict[str, Any],
+           con: duckdb.DuckDBPyConnection, environ: dict[str, str]) -> int:
+    """After a build: views and seeds that succeeded get the fingerprint, those that failed lose
+    their record. `con` is a writer's connection to the warehouse. The fingerprint is taken now,
+    not before the build: the build's on-run-start hook may have created source tables (the
+    `quality` ones) that its views were then built against. Returns the number of nodes recorded."""
+    fps = fingerprints(project_dir, manifest, con, environ)
+    built, failed = [], []
+    for result in run_results.get("results", []):
+        node = manifest["nodes"].get(result["unique_id"])
+        if node is None or not is_candidate(node):
+            continue
+        (built if result["status"] == "success" else failed).append(node)
+    for ddl in DDL:
+        con.execute(ddl)
+    con.execute("begin")
+    try:
+        for node in failed:
+            con.execute(f"delete from {TABLE} where unique_id = ?", [node["unique_id"]])
+        for node in built:
+            con.execute(f"insert or replace into {TABLE} values (?, ?, ?, now())",
+                        [node["unique_id"], f'{node["schema"]}.{node["alias"]}', fps[node["unique_id"]]])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(built)
+
