@@ -2,9 +2,9 @@
 
 A staging view holds no data, and a seed holds the CSV it was loaded from: rebuilding them only
 matters when the project, the CSV or the tables they read changed. On an hourly run nothing of
-that changed, yet re-creating ~30 views and reloading ~10 seeds is a node each — about a second
-of dbt's ~7 s fixed cost per build (docs/benchmarks.md, dbt). So the pipeline's incremental build
-excludes every view and seed that
+that changed, yet re-creating ~30 views and reloading ~10 seeds is a node each — 0.6–0.9 s of
+the ~7 s an incremental build takes at 10k leads (docs/benchmarks.md, dbt, round 4). So the
+pipeline's incremental build excludes every view and seed that
 
 - an earlier build created successfully with the same **fingerprint**: a hash of every project
   file (models, macros, seeds, tests, dbt_project.yml, profiles.yml), the dbt and adapter
