@@ -17,6 +17,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -46,6 +47,22 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt")) if Path(sys.executab
 # fixtures, so a day's new data cannot change their result; they run where the SQL changes, in
 # `make test` (tests/dbt builds with them). DECISIONLOG 2026-11-28.
 PIPELINE_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
+
+# dagster-dbt gives every dbt invocation its own target folder (target/<step>-<run>-<id>/: manifest,
+# run_results, compiled SQL and dbt's debug log, ~6 MB here) and never removes one: the hourly job
+# would add ~130 MB a working day. The newest few per step stay, for whoever debugs a run.
+KEEP_INVOCATION_DIRS = 10
+
+
+def prune_invocation_dirs(target_root: Path, step: str, keep: int = KEEP_INVOCATION_DIRS) -> list[Path]:
+    """Remove all but the `keep` newest invocation folders of `step`; returns the removed ones."""
+    pattern = re.compile(rf"{re.escape(step)}-[0-9a-f]{{7}}-[0-9a-f]{{7}}")
+    dirs = [p for p in target_root.iterdir() if p.is_dir() and pattern.fullmatch(p.name)]
+    dirs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in dirs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return dirs[keep:]
 
 
 def dbt_resource() -> DbtCliResource:
@@ -147,6 +164,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhR
     finally:
         if track:
             _record_unchanged(context, manifest, invocation, warehouse)
+        try:
+            prune_invocation_dirs(Path(invocation.target_path).parent, context.op_execution_context.op.name)
+        except OSError as exc:
+            context.log.warning(f"dbt: could not prune old target folders ({exc})")
 
 
 def _unchanged_outputs(context: dg.AssetExecutionContext, manifest: dict, plan: dbt_unchanged.Plan):
