@@ -38,8 +38,8 @@ def test_failed_model_keeps_previous_table_and_materialization_switch_leaves_not
     assert after.equals(before)
 
     # Bitrix24 leads: table -> view; Bitrix24 users: view -> table.
-    assert _relations(wh)["staging.stg_bitrix24__leads"] == "BASE TABLE"
-    assert _relations(wh)["staging.stg_bitrix24__users"] == "VIEW"
+    rel = _relations(wh)
+    assert rel["staging.stg_bitrix24__leads"] == "BASE TABLE" and rel["staging.stg_bitrix24__users"] == "VIEW"
     cfg = project / "dbt_project.yml"
     text = cfg.read_text()
     old = "        stg_bitrix24__leads: {+materialized: table}"

@@ -9,11 +9,10 @@ import shutil
 
 import duckdb
 
+from orchestration.defs.dbt import PIPELINE_BUILD
 from tests.dbt.conftest import dbt_env, run_dbt
 from tests.dbt.test_incremental import assert_marts_equal
 from warehouse import dbt_unchanged
-
-PIPELINE_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
 def _record(project, wh, env, run_results):

@@ -137,21 +137,24 @@ def _quiet_stdout(enabled: bool):
             sys.stdout = muted.inner
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource, has_views_and_seeds: bool):
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
     # dbt reads the warehouse path from the same setting as the extractors (profiles.yml).
     warehouse = Path(crmwh.settings().warehouse_path).resolve()
     os.environ["CRMWH_WAREHOUSE_PATH"] = str(warehouse)
-    # Views and seeds unchanged since they were built are left alone (warehouse/dbt_unchanged.py).
-    # Only `dbt_core` has any, only the DuckDB target keeps the record, and the full
-    # reconciliation rebuilds everything (it still records what it built).
-    track = has_views_and_seeds and os.environ.get("CRMWH_DBT_TARGET", "duckdb") == "duckdb"
-    manifest = json.loads(project.manifest_path.read_text()) if track else {}
+    # Views and seeds unchanged since they were built are left alone (warehouse/dbt_unchanged.py):
+    # those this step selected (`dbt_core` has them, `dbt_marts` none), on the DuckDB target only;
+    # the full reconciliation rebuilds them all (and records what it built).
+    manifest = json.loads(project.manifest_path.read_text())
+    in_step = {node["name"] for node in manifest["nodes"].values() if dbt_unchanged.is_candidate(node)
+               and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys}
+    track = bool(in_step) and os.environ.get("CRMWH_DBT_TARGET", "duckdb") == "duckdb"
     if not track:
         plan = dbt_unchanged.Plan(reason="no views or seeds tracked in this step")
     elif context.run.tags.get("crmwh/mode") == "full":
         plan = dbt_unchanged.Plan(reason="the full reconciliation rebuilds every view and seed")
     else:
         plan = dbt_unchanged.plan(DBT_DIR, manifest, warehouse, dict(os.environ))
+        plan.skip = [name for name in plan.skip if name in in_step]
     context.log.info(f"dbt: {plan.reason}")
     # Their outputs come first: a multi-asset yields its outputs in topological order.
     yield from _unchanged_outputs(context, manifest, plan)
@@ -173,13 +176,11 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhR
 def _unchanged_outputs(context: dg.AssetExecutionContext, manifest: dict, plan: dbt_unchanged.Plan):
     """An output for each view and seed left alone: it is current (a view always reads the latest
     rows; the seed's CSV did not change), and without an output Dagster would skip every step
-    below it — the marts read the seeds."""
+    below it — the marts read the seeds. (`plan.skip` holds only nodes this step selected.)"""
     skipped = set(plan.skip)
-    for node in manifest.get("nodes", {}).values():
-        if node["name"] not in skipped or not dbt_unchanged.is_candidate(node):
-            continue
-        key = TRANSLATOR.get_asset_key(node)
-        if key in context.selected_asset_keys:
+    for node in manifest["nodes"].values():
+        if node["name"] in skipped and dbt_unchanged.is_candidate(node):
+            key = TRANSLATOR.get_asset_key(node)
             yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
                             metadata={"dbt": "unchanged since it was built: left alone"})
 
@@ -203,13 +204,13 @@ def build_defs() -> dg.Definitions:
                 select="resource_type:seed path:models/staging path:models/intermediate", pool=WAREHOUSE_POOL)
     def dbt_core(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
         """Seeds, staging views and the canonical CRM-agnostic model."""
-        yield from _build(context, dbt, crmwh, has_views_and_seeds=True)
+        yield from _build(context, dbt, crmwh)
 
     @dbt_assets(manifest=manifest, project=project, dagster_dbt_translator=TRANSLATOR, name="dbt_marts",
                 select="path:models/marts", pool=WAREHOUSE_POOL)
     def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhResource):
         """The marts BI reads, with their contracts and tests."""
-        yield from _build(context, dbt, crmwh, has_views_and_seeds=False)
+        yield from _build(context, dbt, crmwh)
 
     return dg.Definitions(assets=[dbt_core, dbt_marts],
                           resources={"dbt": dbt_resource()})
