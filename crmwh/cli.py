@@ -70,9 +70,15 @@ def _print_servers(data_dir: Path, servers: dict) -> None:
                   "They are sandbox-only and open no real portal.", soft_wrap=True)
 
 
-def _wait_forever(servers: dict) -> None:
+def _stop_on_sigterm() -> threading.Event:
+    """An event SIGTERM sets (a clean stop: the servers are stopped, exit status 0)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def _wait_forever(servers: dict, stop: threading.Event | None = None) -> None:
+    stop = stop or _stop_on_sigterm()
     console.print("Serving. Press Ctrl-C to stop.")
     try:
         while not stop.wait(1.0):
@@ -97,10 +103,13 @@ def sandbox_serve(
 
     if request_log_dir:
         request_log_dir.mkdir(parents=True, exist_ok=True)
+    # Before the servers start: servers.json tells a client (or a test) they are up, and a SIGTERM
+    # sent right after must still stop them cleanly, not kill the process.
+    stop = _stop_on_sigterm()
     servers = serve_all(data, limits=limits, faults=_load_faults(faults), base_port=base_port,
                         log_dir=request_log_dir)
     _print_servers(data, servers)
-    _wait_forever(servers)
+    _wait_forever(servers, stop)
 
 
 def _print_summary(summary) -> None:
