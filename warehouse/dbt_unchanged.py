@@ -15,7 +15,14 @@ pipeline's incremental build excludes every view and seed that
 - still exists in the warehouse as the same kind of relation.
 
 Any doubt — no record, another fingerprint, a relation missing, the warehouse unreadable —
-means the node is built. dbt's own `state:modified` is not used: it cannot see a changed `var`
+means the node is built.
+
+The same fingerprint guards the **incremental models** the other way round: they merge only the
+landing rows that are new since their last build, so rows they hold were computed by the code,
+seeds and settings of *that* build. When an incremental model that exists has no record, or
+another fingerprint (a new release of the project, an edited mapping seed, another setting), the
+build runs with `--full-refresh`, which recomputes them from all landed rows; dbt alone would keep
+the old rows, or fail on a changed column list. dbt's own `state:modified` is not used: it cannot see a changed `var`
 or `env_var`, nor a source table that appeared.
 
 The record lives in the warehouse itself (`meta.dbt_unchanged_nodes`), written after the build
@@ -54,8 +61,18 @@ def is_candidate(node: dict[str, Any]) -> bool:
         node["resource_type"] == "model" and node["config"].get("materialized") == "view")
 
 
+def is_incremental(node: dict[str, Any]) -> bool:
+    """An incremental model: rebuilt in full when its fingerprint changed."""
+    return node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+
+
+def is_tracked(node: dict[str, Any]) -> bool:
+    """What the record keeps a fingerprint of."""
+    return is_candidate(node) or is_incremental(node)
+
+
 def _relation_type(node: dict[str, Any]) -> str:
-    return "VIEW" if node["resource_type"] == "model" else "BASE TABLE"
+    return "VIEW" if node["resource_type"] == "model" and not is_incremental(node) else "BASE TABLE"
 
 
 def _project_files(project_dir: Path) -> list[Path]:
@@ -65,7 +82,7 @@ def _project_files(project_dir: Path) -> list[Path]:
 
 def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDBPyConnection,
                  environ: dict[str, str]) -> dict[str, str]:
-    """Each view's and seed's fingerprint (module docstring), by unique_id. The project part is
+    """Each tracked node's fingerprint (module docstring), by unique_id. The project part is
     shared; the source part covers only the sources upstream of the node, so a `quality` table the
     junk-detection step reshapes does not invalidate the staging views over raw tables.
     `con` reads the warehouse's catalog."""
@@ -105,7 +122,7 @@ def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDB
 
     out = {}
     for uid, node in nodes.items():
-        if not is_candidate(node):
+        if not is_tracked(node):
             continue
         catalog = []
         for sid in sorted(upstream_sources(uid, set())):
@@ -117,14 +134,19 @@ def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDB
 
 @dataclass
 class Plan:
-    """What one build may skip, and why."""
+    """What one build may skip, which incremental models it must recompute, and why."""
 
     skip: list[str] = field(default_factory=list)  # node names, for `--exclude`
     reason: str = ""
+    # incremental models whose rows were computed by another definition: the build gets
+    # `--full-refresh` (all of them are in one dbt step, and they share the project's part of the
+    # fingerprint, so one changed file changes them all anyway)
+    refresh: list[str] = field(default_factory=list)
 
     @property
-    def exclude_args(self) -> list[str]:
-        return ["--exclude", " ".join(self.skip)] if self.skip else []
+    def build_args(self) -> list[str]:
+        return (["--exclude", " ".join(self.skip)] if self.skip else []) + (
+            ["--full-refresh"] if self.refresh else [])
 
 
 def _existing_relations(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
@@ -153,21 +175,28 @@ def plan(project_dir: Path, manifest: dict[str, Any], warehouse: Path, environ: 
     skip = sorted(node["name"] for uid, node in manifest["nodes"].items()
                   if is_candidate(node) and recorded.get(uid) == fps[uid]
                   and (node["schema"], node["alias"], _relation_type(node)) in existing)
+    refresh = sorted(node["name"] for uid, node in manifest["nodes"].items()
+                     if is_incremental(node) and recorded.get(uid) != fps[uid]
+                     and (node["schema"], node["alias"], _relation_type(node)) in existing)
     candidates = sum(1 for n in manifest["nodes"].values() if is_candidate(n))
-    return Plan(skip, reason=f"{len(skip)} of {candidates} views and seeds unchanged since they were built")
+    reason = f"{len(skip)} of {candidates} views and seeds unchanged since they were built"
+    if refresh:
+        reason += (f"; {len(refresh)} incremental models were built by another definition of the project "
+                   "or without a record: full refresh")
+    return Plan(skip, reason=reason, refresh=refresh)
 
 
 def record(project_dir: Path, manifest: dict[str, Any], run_results: dict[str, Any],
            con: duckdb.DuckDBPyConnection, environ: dict[str, str]) -> int:
-    """After a build: views and seeds that succeeded get the fingerprint, those that failed lose
-    their record. `con` is a writer's connection to the warehouse. The fingerprint is taken now,
+    """After a build: tracked nodes (views, seeds, incremental models) that succeeded get the
+    fingerprint, those that failed lose their record. `con` is a writer's connection to the warehouse. The fingerprint is taken now,
     not before the build: the build's on-run-start hook may have created source tables (the
     `quality` ones) that its views were then built against. Returns the number of nodes recorded."""
     fps = fingerprints(project_dir, manifest, con, environ)
     built, failed = [], []
     for result in run_results.get("results", []):
         node = manifest["nodes"].get(result["unique_id"])
-        if node is None or not is_candidate(node):
+        if node is None or not is_tracked(node):
             continue
         (built if result["status"] == "success" else failed).append(node)
     for ddl in DDL:

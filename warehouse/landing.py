@@ -3,7 +3,9 @@
 Tables (created on demand):
 
 - `raw_<system>.<entity>`: typed key columns + `_account`, `_modified_at` (source modification
-  time, when the entity has one), `_is_deleted`, `_deleted_at`, `_extracted_at` (UTC),
+  time, when the entity has one), `_is_deleted`, `_deleted_at`, `_extracted_at` (UTC: when this
+  version of the row was written — a tombstone is a new version, so it moves `_extracted_at` too and
+  the incremental dbt models, which pick up rows by `_extracted_at`, see the deletion),
   `_batch_id`, `payload` JSON (the record as the API returned it). Unique on (_account, keys) by
   construction — `merge` deletes the keys it writes, then inserts them — rather than by a PRIMARY
   KEY: its ART index lives in memory and grows with the table, and `INSERT ... ON CONFLICT` through
@@ -346,14 +348,14 @@ class Warehouse:
         con.execute("BEGIN TRANSACTION")
         try:
             n = con.execute(f"""
-                UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?, _batch_id = ?
+                UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?, _extracted_at = ?, _batch_id = ?
                 WHERE _account = ? AND NOT _is_deleted AND {key} <= ?
                   AND {key} NOT IN (SELECT k FROM _present)""",
-                [now, batch_id, account, max_key if max_key is not None else -1]).fetchone()[0]
+                [now, now, batch_id, account, max_key if max_key is not None else -1]).fetchone()[0]
             if max_key is None:  # the source has no rows at all: everything we hold is gone
                 n += con.execute(f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?,
-                    _batch_id = ? WHERE _account = ? AND NOT _is_deleted""",
-                                 [now, batch_id, account]).fetchone()[0]
+                    _extracted_at = ?, _batch_id = ? WHERE _account = ? AND NOT _is_deleted""",
+                                 [now, now, batch_id, account]).fetchone()[0]
             for child, owner_col, extra_sql in children:
                 self.tombstone_orphans(child, account, batch_id, owner_col, spec, extra_sql, now)
             if cursor is not None:
@@ -376,11 +378,12 @@ class Warehouse:
         if {f"{child.schema}.{child.entity}", f"{parent.schema}.{parent.entity}"} - existing:
             return 0
         cond = f" AND ({extra_sql})" if extra_sql else ""
+        now = now or datetime.now(timezone.utc)
         return int(self.con.execute(
-            f"""UPDATE {child.table} SET _is_deleted = true, _deleted_at = ?, _batch_id = ?
+            f"""UPDATE {child.table} SET _is_deleted = true, _deleted_at = ?, _extracted_at = ?, _batch_id = ?
                 WHERE _account = ? AND NOT _is_deleted{cond} AND {_q(owner_col)} IN (
                     SELECT {_q(parent.key_names[0])} FROM {parent.table} WHERE _account = ? AND _is_deleted)""",
-            [now or datetime.now(timezone.utc), batch_id, account, account]).fetchone()[0])
+            [now, now, batch_id, account, account]).fetchone()[0])
 
     def tombstone_stale(self, spec: TableSpec, account: str, batch_id: str, where_sql: str = "",
                         params: Sequence[Any] = ()) -> int:
@@ -389,10 +392,11 @@ class Warehouse:
         parents (e.g. product rows of the deals read in this batch)."""
         self.ensure_table(spec)
         cond = f" AND ({where_sql})" if where_sql else ""
+        now = datetime.now(timezone.utc)
         return int(self.con.execute(
-            f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?, _batch_id = ?
+            f"""UPDATE {spec.table} SET _is_deleted = true, _deleted_at = ?, _extracted_at = ?, _batch_id = ?
                 WHERE _account = ? AND NOT _is_deleted AND _batch_id <> ?{cond}""",
-            [datetime.now(timezone.utc), batch_id, account, batch_id, *params]).fetchone()[0])
+            [now, now, batch_id, account, batch_id, *params]).fetchone()[0])
 
     def quarantine(self, system: str, account: str, entity: str, batch_id: str,
                    rows: Sequence[QuarantineRow]) -> None:

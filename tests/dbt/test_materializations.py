@@ -37,20 +37,21 @@ def test_failed_model_keeps_previous_table_and_materialization_switch_leaves_not
         after = con.execute("select * from marts.dim_channels order by all").df()
     assert after.equals(before)
 
-    # Bitrix24 leads: table -> view; Bitrix24 users: view -> table.
+    # The canonical users: table -> view; Bitrix24 users: view -> table.
     rel = _relations(wh)
-    assert rel["staging.stg_bitrix24__leads"] == "BASE TABLE" and rel["staging.stg_bitrix24__users"] == "VIEW"
+    assert rel["intermediate.int_users"] == "BASE TABLE" and rel["staging.stg_bitrix24__users"] == "VIEW"
     cfg = project / "dbt_project.yml"
     text = cfg.read_text()
-    old = "        stg_bitrix24__leads: {+materialized: table}"
-    assert old in text
-    cfg.write_text(text.replace(old, "        stg_bitrix24__leads: {+materialized: view}\n"
-                                     "        stg_bitrix24__users: {+materialized: table}"))
-    run_dbt(project, ["run", "--select", "stg_bitrix24__leads", "stg_bitrix24__users"], env)
+    for old, new in [("      bitrix24:\n", "      bitrix24:\n        stg_bitrix24__users: {+materialized: table}\n"),
+                     ("      +schema: intermediate\n", "      +schema: intermediate\n      int_users: {+materialized: view}\n")]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    cfg.write_text(text)
+    run_dbt(project, ["run", "--select", "int_users", "stg_bitrix24__users"], env)
     rel = _relations(wh)
-    assert rel["staging.stg_bitrix24__leads"] == "VIEW"
+    assert rel["intermediate.int_users"] == "VIEW"
     assert rel["staging.stg_bitrix24__users"] == "BASE TABLE"
     assert not [name for name in rel if "__dbt_" in name]
-    leads = built.query("select count(*) as n from staging.stg_bitrix24__leads")["n"][0]
+    users = built.query("select count(*) as n from intermediate.int_users")["n"][0]
     with duckdb.connect(str(wh), read_only=True) as con:
-        assert con.execute("select count(*) from staging.stg_bitrix24__leads").fetchone()[0] == leads
+        assert con.execute("select count(*) from intermediate.int_users").fetchone()[0] == users

@@ -35,15 +35,19 @@ def test_unchanged_views_and_seeds_are_skipped_until_something_they_read_changes
 
     plan, manifest = _plan(project, wh, env)
     candidates = sorted(n["name"] for n in manifest["nodes"].values() if dbt_unchanged.is_candidate(n))
+    incremental = sorted(n["name"] for n in manifest["nodes"].values() if dbt_unchanged.is_incremental(n))
     assert len(candidates) > 30 and plan.skip == [], plan.reason  # nothing recorded yet
+    # incremental models without a record may hold rows of another definition: recomputed in full
+    assert {"int_stage_transitions", "stg_bitrix24__leads"} <= set(incremental) and plan.refresh == incremental
+    assert plan.build_args[-1] == "--full-refresh"
 
     # What the pipeline records after the build that made this warehouse.
     full_results = json.loads((project / "target" / "run_results.json").read_text())
-    assert _record(project, wh, env, full_results) == len(candidates)
+    assert _record(project, wh, env, full_results) == len(candidates) + len(incremental)
     plan, _ = _plan(project, wh, env)
-    assert plan.skip == candidates, plan.reason
+    assert plan.skip == candidates and plan.refresh == [], plan.reason
 
-    proc = run_dbt(project, [*PIPELINE_BUILD, *plan.exclude_args], env)
+    proc = run_dbt(project, [*PIPELINE_BUILD, *plan.build_args], env)
     results = json.loads((project / "target" / "run_results.json").read_text())["results"]
     ran = {r["unique_id"].split(".")[2] for r in results}
     assert not ran & set(candidates), sorted(ran & set(candidates))
@@ -63,8 +67,11 @@ def test_unchanged_views_and_seeds_are_skipped_until_something_they_read_changes
     _record(project, wh, env, {"results": failed})
     with duckdb.connect(str(wh), read_only=True) as con:
         kept = {r[0] for r in con.execute(f"select unique_id from {dbt_unchanged.TABLE}").fetchall()}
-    assert "model.crm_sales_warehouse.stg_bitrix24__users" not in kept and len(kept) == len(candidates) - 1
-    # (stg_bitrix24__deals is a table model, not a candidate: its record never existed)
+    assert not {"model.crm_sales_warehouse.stg_bitrix24__users", "model.crm_sales_warehouse.stg_bitrix24__deals"} & kept
+    assert len(kept) == len(candidates) + len(incremental) - 2
+    # the incremental stg_bitrix24__deals may now hold rows of an unfinished build: full refresh
+    assert _plan(project, wh, env)[0].refresh == ["stg_bitrix24__deals"]
+    _record(project, wh, env, full_results)  # (stg_bitrix24__users stays missing: still rebuilt)
 
     # Anything a view or seed could depend on: an environment variable the project reads...
     assert _plan(project, wh, dbt_env(wh, CRMWH_DUCKDB_MEMORY_LIMIT="2GB"))[0].skip == []
@@ -79,7 +86,8 @@ def test_unchanged_views_and_seeds_are_skipped_until_something_they_read_changes
     # ...and any project file: a seed's content.
     seed = project / "seeds" / "sales_plans.csv"
     seed.write_text(seed.read_text() + "\n")
-    assert _plan(project, wh, env)[0].skip == []
+    plan = _plan(project, wh, env)[0]
+    assert plan.skip == [] and plan.refresh == incremental, plan.reason
 
 
 def test_no_warehouse_or_unreadable_warehouse_builds_everything(built, tmp_path):

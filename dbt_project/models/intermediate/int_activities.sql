@@ -113,5 +113,5 @@ select
     extracted_at
 from activities
 {% if is_incremental() %}
-where extracted_at > (select max(extracted_at) from {{ this }})
+where {{ changed_since_watermark('extracted_at') }}
 {% endif %}

@@ -1,15 +1,27 @@
 {{ config(
     materialized='incremental',
-    unique_key=['source_system', 'account', 'entity_type', 'entity_id'],
-    incremental_strategy='delete+insert',
+    incremental_strategy='append',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} as old using ({{ int_stage_transitions_changes() }}) as changed
+        where old.source_system = changed.source_system and old.account = changed.account
+            and old.entity_type = changed.entity_type and old.entity_id = changed.entity_id{% endif %}",
     on_schema_change='fail'
 ) }}
-{#- Incremental by entity: a run recomputes the whole history of every lead/deal that got a new
-    landing row since the last run (exit times and the amoCRM split depend on the neighbours),
-    and replaces that entity's rows. A change to the stage mapping seed needs --full-refresh. -#}
+{#- Incremental by entity: a run recomputes the whole history of every lead/deal with a new, changed
+    or deleted landing row since the last run (exit times and the amoCRM split depend on the
+    neighbours; macros/int_stage_transitions_changes.sql), after its pre-hook deleted those
+    entities' rows (in the same transaction). A change to the stage mapping seed needs --full-refresh
+    (the pipeline runs it by itself after any change of the project: warehouse/dbt_unchanged.py). -#}
 {#- Every entry of a lead or deal into a status/stage, both CRMs, with exit time and time in stage
     (время в стадии). A lead's deal part (Bitrix24 deal, amoCRM stages from PREP on) carries lead_id. -#}
 with
+
+{% if is_incremental() %}
+changed_entities as (
+
+    {{ int_stage_transitions_changes() }}
+
+),
+{% endif %}
 
 bitrix24_lead_history as (
 
@@ -66,6 +78,12 @@ amocrm_status_changes as (
     where event_type = 'lead_status_changed'
         and entity_type = 'lead'
         and not is_deleted
+        {#- the window numbers each lead's changes, so whole leads may be left out before it #}
+        {%- if is_incremental() %}
+        and (account, entity_id) in (
+            select account, entity_id from changed_entities where source_system = 'amocrm' and entity_type = 'lead'
+        )
+        {%- endif %}
 
 ),
 
@@ -127,22 +145,6 @@ stages as (
     from {{ ref('int_stages') }}
 
 ),
-
-{% if is_incremental() %}
-changed_entities as (
-
-    select distinct source_system, account, entity_type, entity_id
-    from (
-        select source_system, account, entity_type, entity_id, extracted_at from bitrix24_lead_history
-        union all
-        select source_system, account, entity_type, entity_id, extracted_at from bitrix24_deal_history
-        union all
-        select source_system, account, entity_type, entity_id, extracted_at from amocrm_transitions
-    ) as all_transitions
-    where extracted_at > (select max(extracted_at) from {{ this }})
-
-),
-{% endif %}
 
 {#- Each branch (Bitrix24 leads, Bitrix24 deals, amoCRM leads) has one source_system and one
     entity_type (constants of its staging models), so its window partitions by (account, entity_id)

@@ -141,24 +141,28 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhR
     # dbt reads the warehouse path from the same setting as the extractors (profiles.yml).
     warehouse = Path(crmwh.settings().warehouse_path).resolve()
     os.environ["CRMWH_WAREHOUSE_PATH"] = str(warehouse)
-    # Views and seeds unchanged since they were built are left alone (warehouse/dbt_unchanged.py):
-    # those this step selected (`dbt_core` has them, `dbt_marts` none), on the DuckDB target only;
-    # the full reconciliation rebuilds them all (and records what it built).
+    # Views and seeds unchanged since they were built are left alone, and incremental models built
+    # by another definition of the project are fully refreshed (warehouse/dbt_unchanged.py): those
+    # this step selected (`dbt_core` has them, `dbt_marts` none), on the DuckDB target only; the
+    # full reconciliation rebuilds them all from scratch (and records what it built).
     manifest = json.loads(project.manifest_path.read_text())
-    in_step = {node["name"] for node in manifest["nodes"].values() if dbt_unchanged.is_candidate(node)
+    in_step = {node["name"]: node for node in manifest["nodes"].values() if dbt_unchanged.is_tracked(node)
                and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys}
     track = bool(in_step) and os.environ.get("CRMWH_DBT_TARGET", "duckdb") == "duckdb"
-    if not track:
-        plan = dbt_unchanged.Plan(reason="no views or seeds tracked in this step")
-    elif context.run.tags.get("crmwh/mode") == "full":
-        plan = dbt_unchanged.Plan(reason="the full reconciliation rebuilds every view and seed")
+    if context.run.tags.get("crmwh/mode") == "full":
+        plan = dbt_unchanged.Plan(
+            reason="the full reconciliation rebuilds every view and seed, and every incremental model in full",
+            refresh=sorted(name for name, node in in_step.items() if dbt_unchanged.is_incremental(node)))
+    elif not track:
+        plan = dbt_unchanged.Plan(reason="no views, seeds or incremental models tracked in this step")
     else:
         plan = dbt_unchanged.plan(DBT_DIR, manifest, warehouse, dict(os.environ))
         plan.skip = [name for name in plan.skip if name in in_step]
+        plan.refresh = [name for name in plan.refresh if name in in_step]
     context.log.info(f"dbt: {plan.reason}")
     # Their outputs come first: a multi-asset yields its outputs in topological order.
     yield from _unchanged_outputs(context, manifest, plan)
-    invocation = dbt.cli([*PIPELINE_BUILD, *plan.exclude_args], context=context)
+    invocation = dbt.cli([*PIPELINE_BUILD, *plan.build_args], context=context)
     try:
         # Runs from the crmwh CLI show a progress bar and a summary; dbt's own log stays in
         # dbt_project/logs/dbt.log. In the Dagster UI, dbt's output remains in the step's stdout.
@@ -186,8 +190,9 @@ def _unchanged_outputs(context: dg.AssetExecutionContext, manifest: dict, plan: 
 
 
 def _record_unchanged(context, manifest: dict, invocation, warehouse: Path) -> None:
-    """Record which views and seeds this build created; a failure here only costs the next
-    build a rebuild of them, so it is logged, never raised over the build's own outcome."""
+    """Record which views, seeds and incremental models this build created; a failure here only
+    costs the next build a rebuild of them, so it is logged, never raised over the build's own
+    outcome."""
     try:
         run_results = json.loads((invocation.target_path / "run_results.json").read_text())
         with Warehouse(warehouse) as wh:

@@ -53,6 +53,12 @@ def test_quarantine_and_tombstones(tmp_path):
         assert n == 1  # now 10
         deleted = wh.con.execute("SELECT id FROM raw_bitrix24.leads WHERE _is_deleted ORDER BY id").fetchall()
         assert deleted == [(3,), (10,)]
+        # a tombstone is a new version of the row: it moves _extracted_at, which is what the
+        # incremental dbt models pick changes up by (tests/dbt/test_incremental.py)
+        newest = wh.con.execute("SELECT id FROM raw_bitrix24.leads ORDER BY _extracted_at DESC LIMIT 1").fetchone()
+        assert newest == (10,)
+        assert wh.con.execute("SELECT count(*) FROM raw_bitrix24.leads WHERE _is_deleted AND "
+                              "_deleted_at <> _extracted_at").fetchone() == (0,)
 
 
 def test_second_writer_is_refused_with_the_holders_pid(tmp_path):

@@ -4,6 +4,8 @@
 with source as (
 
     select * from {{ source_or_empty('raw_amocrm', 'leads', [('_account', 'varchar'), ('id', 'bigint'), ('_is_deleted', 'boolean'), ('_extracted_at', 'timestamp'), ('_batch_id', 'varchar'), ('payload', 'json')]) }}
+    {#- an incremental run reads only the rows landed since (macros/incremental.sql) #}
+    where {{ changed_since_watermark('_extracted_at') }}
 
 ),
 
@@ -15,7 +17,8 @@ links as (
         source.id as lead_id,
         cast(arr.elem ->> 'id' as bigint) as contact_id,
         {{ yn_to_bool("arr.elem ->> 'is_main'") }} as is_main,
-        cast(arr.idx as integer) as link_position
+        cast(arr.idx as integer) as link_position,
+        source._extracted_at as extracted_at
     from source,
         {{ json_array_elements_ordinal("source.payload -> '_embedded' -> 'contacts'") }}
     where not source._is_deleted

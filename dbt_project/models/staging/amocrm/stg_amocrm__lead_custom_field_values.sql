@@ -2,6 +2,8 @@
 with source as (
 
     select * from {{ source_or_empty('raw_amocrm', 'leads', [('_account', 'varchar'), ('id', 'bigint'), ('_is_deleted', 'boolean'), ('_extracted_at', 'timestamp'), ('_batch_id', 'varchar'), ('payload', 'json')]) }}
+    {#- an incremental run reads only the rows landed since (macros/incremental.sql) #}
+    where {{ changed_since_watermark('_extracted_at') }}
 
 ),
 
@@ -16,7 +18,8 @@ renamed as (
         {{ jrec('field_name') }} as field_name,
         {{ jrec('field_type') }} as field_type,
         {{ jrec('values.0.value') }} as field_value,
-        cast({{ jrec('values.0.enum_id') }} as bigint) as enum_id
+        cast({{ jrec('values.0.enum_id') }} as bigint) as enum_id,
+        source._extracted_at as extracted_at
     from source,
         {{ json_array_records("source.payload -> 'custom_fields_values'", {
             'field_id': 'VARCHAR', 'field_code': 'VARCHAR', 'field_name': 'VARCHAR', 'field_type': 'VARCHAR',

@@ -1,6 +1,8 @@
 with source as (
 
     select * from {{ source_or_empty('raw_amocrm', 'leads', [('_account', 'varchar'), ('id', 'bigint'), ('_is_deleted', 'boolean'), ('_extracted_at', 'timestamp'), ('_batch_id', 'varchar'), ('payload', 'json')]) }}
+    {#- an incremental run reads only the rows landed since (macros/incremental.sql) #}
+    where {{ changed_since_watermark('_extracted_at') }}
 
 ),
 

@@ -1,6 +1,8 @@
 with source as (
 
     select * from {{ source('raw_bitrix24', 'deals') }}
+    {#- an incremental run reads only the rows landed since (macros/incremental.sql) #}
+    where {{ changed_since_watermark('_extracted_at') }}
 
 ),
 
