@@ -146,13 +146,42 @@ def publish_postgres(source: str | Path, dsn: str, *, schema: str = "marts", rea
                 cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(schema),
                                                                            sql.Identifier(old)))
             cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(new), sql.Identifier(schema)))
-            cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(old)))
+            # No lock on a table of the old publication in this transaction: a BI query that began
+            # before the swap may hold one of them and wait for the next, and a drop here, holding
+            # that next one, deadlocked with it (PostgreSQL then aborted the whole publish). The
+            # old schema is hidden from the reader now and dropped after the commit.
+            cur.execute("select 1 from pg_namespace where nspname = %s", [old])
+            if cur.fetchone():
+                cur.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(old),
+                                                                           sql.Identifier(reader_role)))
+        _drop_old_publication(pg, old)
     finally:
         pg.close()
         duck.close()
         shutil.rmtree(work, ignore_errors=True)
     return PostgresPublishResult(schema=schema, reader_role=reader_role, tables=tables,
                                  seconds=round(time.monotonic() - t0, 3))
+
+
+def _drop_old_publication(pg, old: str, attempts: int = 5) -> bool:
+    """Drop the previous publication after the swap committed, in its own transaction. Its lock
+    timeout is far below PostgreSQL's deadlock_timeout (1 s): while a query that started before the
+    swap still reads the old tables, the drop gives up and retries instead of holding one table
+    while waiting for another. If it never gets them, the next publish drops the schema first
+    (nothing reads it by then). Returns whether it was dropped."""
+    import psycopg2
+    from psycopg2 import sql
+
+    for attempt in range(attempts):
+        try:
+            with pg:
+                cur = pg.cursor()
+                cur.execute("set local lock_timeout = '200ms'")
+                cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(old)))
+            return True
+        except (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected):
+            time.sleep(0.1 * (attempt + 1))
+    return False
 
 
 def _csv_expr(col: str, duck_type: str) -> str:

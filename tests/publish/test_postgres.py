@@ -187,3 +187,30 @@ def test_republish_swaps_atomically_and_failure_changes_nothing(pg_server, publi
 
 def published_bi(fixture_wh, tmp_path):
     return publish_duckdb(next_run(fixture_wh, tmp_path / "wh3.duckdb", 4), tmp_path / "bi3.duckdb").path
+
+
+def test_republish_while_a_bi_query_holds_the_old_tables(pg_server, published, fixture_wh, tmp_path):
+    """A BI session still inside a transaction over the old tables neither blocks the publish nor
+    deadlocks with it: the swap takes no lock on them, the old schema is hidden from the reader
+    at once and dropped when free — here by the next publish."""
+    dsn = pg_server.dsn("crm")
+    bi = published_bi(fixture_wh, tmp_path)
+    holder = reader_con(pg_server)
+    holder.autocommit = False  # a transaction left open, as a BI tool's session may
+    hold = holder.cursor()
+    hold.execute("select count(*) from marts.fct_funnel")  # its transaction keeps the table's lock
+    res = publish_postgres(bi, dsn)
+    other = reader_con(pg_server)
+    cur = other.cursor()
+    cur.execute("select count(*) from marts.fct_funnel")
+    assert cur.fetchone()[0] == res.tables["fct_funnel"]
+    cur.execute("select nspname from pg_namespace where nspname like 'marts%' "
+                "and has_schema_privilege(nspname, 'USAGE') order by 1")
+    assert [r[0] for r in cur.fetchall()] == ["marts"]
+    holder.rollback()
+    holder.close()
+    publish_postgres(bi, dsn)
+    other.rollback()
+    cur.execute("select nspname from pg_namespace where nspname like 'marts%'")
+    assert [r[0] for r in cur.fetchall()] == ["marts"]
+    other.close()
