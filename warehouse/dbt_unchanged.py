@@ -22,8 +22,10 @@ landing rows that are new since their last build, so rows they hold were compute
 seeds and settings of *that* build. When an incremental model that exists has no record, or
 another fingerprint (a new release of the project, an edited mapping seed, another setting), the
 build runs with `--full-refresh`, which recomputes them from all landed rows; dbt alone would keep
-the old rows, or fail on a changed column list. dbt's own `state:modified` is not used: it cannot see a changed `var`
-or `env_var`, nor a source table that appeared.
+the old rows, or fail on a changed column list.
+
+dbt's own `state:modified` is not used: it cannot see a changed `var` or `env_var`, nor a source
+table that appeared.
 
 The record lives in the warehouse itself (`meta.dbt_unchanged_nodes`), written after the build
 from dbt's run_results.json: a node that succeeded gets the fingerprint, one that failed loses
@@ -189,8 +191,8 @@ def plan(project_dir: Path, manifest: dict[str, Any], warehouse: Path, environ: 
 def record(project_dir: Path, manifest: dict[str, Any], run_results: dict[str, Any],
            con: duckdb.DuckDBPyConnection, environ: dict[str, str]) -> int:
     """After a build: tracked nodes (views, seeds, incremental models) that succeeded get the
-    fingerprint, those that failed lose their record. `con` is a writer's connection to the warehouse. The fingerprint is taken now,
-    not before the build: the build's on-run-start hook may have created source tables (the
+    fingerprint, those that failed lose their record. `con` is a writer's connection to the
+    warehouse. The fingerprint is taken now, not before the build: the build's on-run-start hook may have created source tables (the
     `quality` ones) that its views were then built against. Returns the number of nodes recorded."""
     fps = fingerprints(project_dir, manifest, con, environ)
     built, failed = [], []

@@ -109,6 +109,11 @@ def publish_postgres(source: str | Path, dsn: str, *, schema: str = "marts", rea
         if not src_tables:
             raise RuntimeError(f"{source} has no tables in schema {source_schema!r}")
         tcom, ccom = _duck_comments(duck, source_schema)
+        # what an earlier publish could not drop after its swap (a BI query still read it then)
+        if not _drop_old_publication(pg, old):
+            raise RuntimeError(f"the previous publication (PostgreSQL schema {old!r}) is still locked by a BI "
+                               "session, perhaps a transaction left open; nothing was changed: publish again "
+                               "once it ends")
         with pg:  # one transaction: commit on success, rollback on any error
             cur = pg.cursor()
             cur.execute("set local timezone = 'UTC'")
@@ -139,22 +144,21 @@ def publish_postgres(source: str | Path, dsn: str, *, schema: str = "marts", rea
                                                                       sql.Identifier(reader_role)))
             cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
                 sql.Identifier(new), sql.Identifier(reader_role)))
-            # the swap: readers see the old schema until commit, then the new one
-            cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(old)))
+            # the swap: readers see the old schema until commit, then the new one. No lock on a table
+            # of the old publication in this transaction: a BI query that began before the swap may
+            # hold one of them and wait for the next, and a drop here, holding that next one,
+            # deadlocked with it (PostgreSQL then aborted the whole publish). The old schema is
+            # hidden from the reader now and dropped after the commit.
             cur.execute("select 1 from pg_namespace where nspname = %s", [schema])
-            if cur.fetchone():
+            had_previous = cur.fetchone() is not None
+            if had_previous:
                 cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(schema),
                                                                            sql.Identifier(old)))
             cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(new), sql.Identifier(schema)))
-            # No lock on a table of the old publication in this transaction: a BI query that began
-            # before the swap may hold one of them and wait for the next, and a drop here, holding
-            # that next one, deadlocked with it (PostgreSQL then aborted the whole publish). The
-            # old schema is hidden from the reader now and dropped after the commit.
-            cur.execute("select 1 from pg_namespace where nspname = %s", [old])
-            if cur.fetchone():
+            if had_previous:
                 cur.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(old),
                                                                            sql.Identifier(reader_role)))
-        _drop_old_publication(pg, old)
+        _drop_old_publication(pg, old)  # if a BI query still reads it, the next publish drops it
     finally:
         pg.close()
         duck.close()
@@ -167,8 +171,8 @@ def _drop_old_publication(pg, old: str, attempts: int = 5) -> bool:
     """Drop the previous publication after the swap committed, in its own transaction. Its lock
     timeout is far below PostgreSQL's deadlock_timeout (1 s): while a query that started before the
     swap still reads the old tables, the drop gives up and retries instead of holding one table
-    while waiting for another. If it never gets them, the next publish drops the schema first
-    (nothing reads it by then). Returns whether it was dropped."""
+    while waiting for another. If it never gets them, the next publish tries again before it
+    starts (and stops with a clear error while it still cannot). Returns whether it was dropped."""
     import psycopg2
     from psycopg2 import sql
 

@@ -192,7 +192,7 @@ def published_bi(fixture_wh, tmp_path):
 def test_republish_while_a_bi_query_holds_the_old_tables(pg_server, published, fixture_wh, tmp_path):
     """A BI session still inside a transaction over the old tables neither blocks the publish nor
     deadlocks with it: the swap takes no lock on them, the old schema is hidden from the reader
-    at once and dropped when free — here by the next publish."""
+    at once and dropped when free — here by the next publish, which refuses to start while it is not."""
     dsn = pg_server.dsn("crm")
     bi = published_bi(fixture_wh, tmp_path)
     holder = reader_con(pg_server)
@@ -207,6 +207,12 @@ def test_republish_while_a_bi_query_holds_the_old_tables(pg_server, published, f
     cur.execute("select nspname from pg_namespace where nspname like 'marts%' "
                 "and has_schema_privilege(nspname, 'USAGE') order by 1")
     assert [r[0] for r in cur.fetchall()] == ["marts"]
+    # while that session still holds the old publication, the next publish stops before changing
+    # anything, and says why
+    with pytest.raises(RuntimeError, match="marts__old.*still locked by a BI session"):
+        publish_postgres(bi, dsn)
+    cur.execute("select count(*) from marts.fct_funnel")
+    assert cur.fetchone()[0] == res.tables["fct_funnel"]
     holder.rollback()
     holder.close()
     publish_postgres(bi, dsn)
