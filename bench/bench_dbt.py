@@ -130,15 +130,15 @@ def direct_sql(target: Path, warehouse: Path) -> float:
     return s
 
 
-def print_slowest_nodes(target: Path, n: int = 10) -> None:
-    """The full build's slowest nodes (dbt's execution time; with `threads: 2` two nodes share the
+def print_slowest_nodes(target: Path, n: int = 10, title: str = "full build") -> None:
+    """A build's slowest nodes (dbt's execution time; with `threads: 2` two nodes share the
     cores, so a node's time depends on its neighbour) and the totals per kind of node."""
     results = json.loads((target / "run_results.json").read_text())["results"]
     kinds: dict[str, float] = {}
     for r in results:
         kind = r["unique_id"].split(".")[0]
         kinds[kind] = kinds.get(kind, 0.0) + r["execution_time"]
-    print("  node seconds by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(kinds.items())), flush=True)
+    print(f"  {title}: node seconds by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(kinds.items())), flush=True)
     for r in sorted(results, key=lambda r: -r["execution_time"])[:n]:
         print(f"    {r['execution_time']:6.2f} s  {r['unique_id'].split('.')[-1]}", flush=True)
 
@@ -209,6 +209,7 @@ def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: P
     print(f"  (one day re-landed: {relanded} rows; the incremental build left {skipped} unchanged views and "
           "seeds alone)", flush=True)
     print(f"  incremental build {inc_s:.1f} s ({inc_cpu:.0f} CPU s), {inc_rss:.0f} MB", flush=True)
+    print_slowest_nodes(project / "target", title="incremental build")
     run_s, _, _, _ = timed([DBT, "run", *args], env, project)
     (work / "direct").mkdir()
     direct_wh = work / "direct" / "wh.duckdb"  # same file stem = same catalog name in the compiled SQL

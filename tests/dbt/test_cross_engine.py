@@ -73,13 +73,13 @@ def test_postgres_marts_equal_duckdb(built, postgres, tmp_path):
             assert ok.all(), f"{mart}.{c}: {(~ok).sum()} rows differ, e.g. {a[~ok].head(3).tolist()} vs {b[~ok].head(3).tolist()}"
 
     # The incremental models' SQL on PostgreSQL (watermark, delete+insert, pre-hook deletes): a
-    # tenth of the leads, deals, stage changes and activities re-landed unchanged must leave each
+    # tenth of the leads, deals, stage changes, activities and contacts re-landed unchanged must leave each
     # model with exactly the rows of the full build.
     incremental = ["stg_bitrix24__leads", "stg_bitrix24__deals", "stg_amocrm__leads", "stg_amocrm__lead_custom_field_values",
-                   "stg_amocrm__lead_contact_links", "int_activities", "int_stage_transitions"]
+                   "stg_amocrm__lead_contact_links", "int_activities", "int_stage_transitions", "int_lead_contact_points"]
     cur = con.cursor()
     for table in ("raw_bitrix24.leads", "raw_bitrix24.deals", "raw_bitrix24.lead_stage_history", "raw_bitrix24.activities",
-                  "raw_amocrm.leads", "raw_amocrm.events"):
+                  "raw_amocrm.leads", "raw_amocrm.events", "raw_bitrix24.contacts", "raw_amocrm.contacts"):
         cur.execute(f"update {table} set _extracted_at = now() where right(cast(id as text), 1) = '0'")
     con.commit()
     proc = run_dbt(project, ["run", "--select", *incremental], dbt_env(built.warehouse, **postgres.env("crm")))
