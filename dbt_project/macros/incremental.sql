@@ -8,11 +8,12 @@
     where {{ changed_since_watermark('extracted_at') }}
 
   renders `extracted_at > cast('2026-11-28 06:13:11.123456+00' as timestamp with time zone)` on an incremental
-  run, and `true` on a full build or while the model's table is empty.
+  run, and `true` on a full build or while the model's table is empty. The watermark is the
+  model's own max(extracted_at), or of the column named by `watermark`.
 -#}
-{% macro changed_since_watermark(column) -%}
+{% macro changed_since_watermark(column, watermark='extracted_at') -%}
     {%- if execute and is_incremental() -%}
-        {%- set newest = run_query('select cast(max(extracted_at) as varchar) from ' ~ this).columns[0].values()[0] -%}
+        {%- set newest = run_query('select cast(max(' ~ watermark ~ ') as varchar) from ' ~ this).columns[0].values()[0] -%}
         {%- if newest is none -%}true{%- else -%}{{ column }} > cast('{{ newest }}' as timestamp with time zone){%- endif -%}
     {%- else -%}true{%- endif -%}
 {%- endmacro %}
@@ -33,4 +34,28 @@
     where old.account = changed._account and old.{{ child_key }} = changed.id
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+  The newest landing time of the given source tables, read when the model is rendered, as a
+  timestamp literal: a model whose rows combine several landing tables (a lead and its contact)
+  stores it in every row it writes (`landed_through`) and takes max(landed_through) as its
+  watermark. The rows' own landing times would not do: a contact landed after its lead, in the
+  same extraction, would then count as changed on every run. Writers are serialised
+  (warehouse/landing.py), so nothing lands while dbt builds.
+
+    {{ landing_high_water_mark([('raw_bitrix24', 'leads'), ('raw_amocrm', 'contacts')]) }} as landed_through
+-#}
+{% macro landing_high_water_mark(tables) -%}
+    {%- set parts = [] -%}
+    {%- if execute -%}
+        {%- for source_name, table_name in tables -%}
+            {%- set rel = source(source_name, table_name) -%}
+            {%- if load_relation(rel) is not none -%}
+                {%- do parts.append('select max(_extracted_at) as m from ' ~ rel) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set newest = run_query('select cast(max(m) as varchar) from (' ~ parts | join(' union all ') ~ ') as landed').columns[0].values()[0] if parts else none -%}
+    {%- if newest is none -%}cast(null as timestamp with time zone){%- else -%}cast('{{ newest }}' as timestamp with time zone){%- endif -%}
 {%- endmacro %}

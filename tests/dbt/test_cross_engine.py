@@ -76,7 +76,8 @@ def test_postgres_marts_equal_duckdb(built, postgres, tmp_path):
     # tenth of the leads, deals, stage changes, activities and contacts re-landed unchanged must leave each
     # model with exactly the rows of the full build.
     incremental = ["stg_bitrix24__leads", "stg_bitrix24__deals", "stg_amocrm__leads", "stg_amocrm__lead_custom_field_values",
-                   "stg_amocrm__lead_contact_links", "int_activities", "int_stage_transitions", "int_lead_contact_points"]
+                   "stg_amocrm__lead_contact_links", "int_activities", "int_stage_transitions", "int_lead_contact_points",
+                   "int_leads"]
     cur = con.cursor()
     for table in ("raw_bitrix24.leads", "raw_bitrix24.deals", "raw_bitrix24.lead_stage_history", "raw_bitrix24.activities",
                   "raw_amocrm.leads", "raw_amocrm.events", "raw_bitrix24.contacts", "raw_amocrm.contacts"):
@@ -84,7 +85,8 @@ def test_postgres_marts_equal_duckdb(built, postgres, tmp_path):
     con.commit()
     proc = run_dbt(project, ["run", "--select", *incremental], dbt_env(built.warehouse, **postgres.env("crm")))
     compiled = project / "target" / "compiled" / "crm_sales_warehouse" / "models"
-    for path in ("staging/bitrix24/stg_bitrix24__leads.sql", "intermediate/int_stage_transitions.sql"):
+    for path in ("staging/bitrix24/stg_bitrix24__leads.sql", "intermediate/int_stage_transitions.sql",
+                 "intermediate/int_leads.sql"):
         assert "extracted_at > cast(" in (compiled / path).read_text(), (path, proc.stdout[-2000:])  # the watermark
     for model in incremental:
         schema = "staging" if model.startswith("stg_") else "intermediate"

@@ -34,7 +34,7 @@ VERSIONED = {("raw_amocrm", "leads"): MODIFIED, ("raw_bitrix24", "leads"): MODIF
              ("raw_bitrix24", "contacts"): f"({MODIFIED} or id % 7 = 0)"}
 # incremental intermediate models compared too (no mart shows every column of theirs); the
 # watermark column differs by construction
-INTERMEDIATE = {"int_lead_contact_points": ["extracted_at"], "int_leads": []}
+INTERMEDIATE = {"int_lead_contact_points": ["landed_through"], "int_leads": ["landed_through"]}
 PHANTOM = 10**9  # ids from here on are the phantom rows
 # (landing table, rows copied as phantoms) — live rows the marts count: activities of both CRMs and
 # Bitrix24 lead stage history
@@ -112,6 +112,22 @@ def test_incremental_run_equals_full_build(built, sandbox_raw, tmp_path):
 
     assert _live_phantoms(wh) == {"activities": 0, "transitions": 0}
     assert_marts_equal(wh, built)
+    compiled = project / "target" / "compiled" / "crm_sales_warehouse" / "models" / "intermediate"
+    assert "changed_leads" in (compiled / "int_leads.sql").read_text()  # recomputed the changed leads only
+
+    # A dimension the leads copy changes: a list value renamed in the CRM (the extraction lands the
+    # fields again). No lead was re-landed, yet every lead with that value must show the new label.
+    with duckdb.connect(str(wh)) as con:
+        con.execute("""update raw_bitrix24.userfields set _extracted_at = now(),
+                       payload = replace(cast(payload as varchar), '"VALUE":"Нецелевой"', '"VALUE":"Нецелевой лид"')""")
+    run_dbt(project, ["build"], env)
+    assert "changed_leads" not in (compiled / "int_leads.sql").read_text()  # every lead recomputed
+    want = built.query("select count(*) as n from marts.fct_lead_control_points where source_system = 'bitrix24' "
+                       "and classification = 'Нецелевой'")["n"][0]
+    with duckdb.connect(str(wh), read_only=True) as con:
+        got = dict(con.execute("select classification, count(*) from marts.fct_lead_control_points "
+                               "where source_system = 'bitrix24' group by 1").fetchall())
+    assert want > 0 and got.get("Нецелевой лид") == want and "Нецелевой" not in got, (want, got)
 
 
 def _live_phantoms(wh) -> dict[str, int]:

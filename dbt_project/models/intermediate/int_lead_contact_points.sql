@@ -13,9 +13,7 @@
     contact's, each in the CRM's order — and value_rank = 1 is the lead's phone / e-mail in int_leads.
     Incremental by lead: a run recomputes every lead re-landed since the last run or whose contact
     was (macros/int_lead_contact_points_changes.sql), after its pre-hook deleted those leads' rows —
-    a lead that lost its phones, its contact or itself keeps no stale row. extracted_at (the
-    watermark) is when the lead's row, or the Bitrix24 contact's, was landed: never later than the
-    build, so nothing landed after it is missed; a contact change alone may be read twice. -#}
+    a lead that lost its phones, its contact or itself keeps no stale row. -#}
 -- depends_on: {{ ref('stg_amocrm__leads') }}
 with
 
@@ -29,7 +27,7 @@ changed_leads as (
 
 bitrix24_leads as (
 
-    select account, lead_id, contact_id, phones, emails, extracted_at
+    select account, lead_id, contact_id, phones, emails
     from {{ ref('stg_bitrix24__leads') }}
     where not is_deleted
     {%- if is_incremental() %}
@@ -40,7 +38,7 @@ bitrix24_leads as (
 
 bitrix24_contacts as (
 
-    select account, contact_id, phones, emails, extracted_at
+    select account, contact_id, phones, emails
     from {{ ref('stg_bitrix24__contacts') }}
     where not is_deleted
     {%- if is_incremental() %}
@@ -52,13 +50,11 @@ bitrix24_contacts as (
 bitrix24_lead_own as (
 
     select 'bitrix24' as source_system, l.account, l.lead_id, 'phone' as kind,
-        arr.elem ->> 'VALUE' as value, 1 as origin_rank, cast(arr.idx as integer) as value_position,
-        l.extracted_at
+        arr.elem ->> 'VALUE' as value, 1 as origin_rank, cast(arr.idx as integer) as value_position
     from bitrix24_leads as l, {{ json_array_elements_ordinal('l.phones') }}
     where l.phones is not null
     union all
-    select 'bitrix24', l.account, l.lead_id, 'email', arr.elem ->> 'VALUE', 1, cast(arr.idx as integer),
-        l.extracted_at
+    select 'bitrix24', l.account, l.lead_id, 'email', arr.elem ->> 'VALUE', 1, cast(arr.idx as integer)
     from bitrix24_leads as l, {{ json_array_elements_ordinal('l.emails') }}
     where l.emails is not null
 
@@ -67,11 +63,11 @@ bitrix24_lead_own as (
 bitrix24_contact_points as (
 
     select c.account, c.contact_id, 'phone' as kind, arr.elem ->> 'VALUE' as value,
-        cast(arr.idx as integer) as value_position, c.extracted_at
+        cast(arr.idx as integer) as value_position
     from bitrix24_contacts as c, {{ json_array_elements_ordinal('c.phones') }}
     where c.phones is not null
     union all
-    select c.account, c.contact_id, 'email', arr.elem ->> 'VALUE', cast(arr.idx as integer), c.extracted_at
+    select c.account, c.contact_id, 'email', arr.elem ->> 'VALUE', cast(arr.idx as integer)
     from bitrix24_contacts as c, {{ json_array_elements_ordinal('c.emails') }}
     where c.emails is not null
 
@@ -80,7 +76,7 @@ bitrix24_contact_points as (
 bitrix24_lead_contact as (
 
     select 'bitrix24' as source_system, l.account, l.lead_id, p.kind, p.value, 2 as origin_rank,
-        p.value_position, greatest(l.extracted_at, p.extracted_at) as extracted_at
+        p.value_position
     from bitrix24_leads as l
     inner join bitrix24_contact_points as p
         on l.account = p.account
@@ -90,7 +86,7 @@ bitrix24_lead_contact as (
 
 amocrm_main_contact as (
 
-    select account, lead_id, contact_id, extracted_at
+    select account, lead_id, contact_id
     from {{ ref('stg_amocrm__lead_contact_links') }}
     where is_lead_contact
     {%- if is_incremental() %}
@@ -103,8 +99,7 @@ amocrm_lead_contact as (
 
     select 'amocrm' as source_system, m.account, m.lead_id,
         case v.field_code when 'PHONE' then 'phone' else 'email' end as kind,
-        v.field_value as value, 2 as origin_rank, v.value_position,
-        m.extracted_at
+        v.field_value as value, 2 as origin_rank, v.value_position
     from amocrm_main_contact as m
     inner join {{ ref('stg_amocrm__contact_multitext_values') }} as v
         on m.account = v.account
@@ -132,8 +127,7 @@ deduplicated as (
         contact's, then the CRM's order — an aggregate, not a window over 1.3M rows (2x faster) -#}
     select
         source_system, account, lead_id, kind, trim(value) as value,
-        min(origin_rank * 1000000 + value_position) as first_place,
-        max(extracted_at) as extracted_at
+        min(origin_rank * 1000000 + value_position) as first_place
     from points
     where nullif(trim(value), '') is not null
     group by source_system, account, lead_id, kind, trim(value)
@@ -151,5 +145,5 @@ select
     row_number() over (
         partition by source_system, account, lead_id, kind order by first_place
     ) as value_rank,
-    extracted_at
+    {{ landing_high_water_mark(lead_contact_landing_tables()) }} as landed_through
 from deduplicated

@@ -1,6 +1,25 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ int_leads_delete_recomputed() }}",
+    on_schema_change='fail'
+) }}
 {#- The lead part of every inquiry (обращение), both CRMs: who, where from, which project, how the
-    CRM classified or rejected it. amoCRM's single object contributes its lead part here. -#}
+    CRM classified or rejected it. amoCRM's single object contributes its lead part here.
+    Incremental by lead (macros/int_leads_changes.sql): a run recomputes the leads changed since
+    the last one, or all of them when a dimension they copy changed. -#}
+{%- set fingerprint = lead_dimensions_fingerprint() %}
+{%- set by_lead = int_leads_by_changed_lead(fingerprint) %}
+-- depends_on: {{ ref('stg_amocrm__events') }}
 with
+
+{% if by_lead %}
+changed_leads as (
+
+    {{ int_leads_changes() }}
+
+),
+{% endif %}
 
 bitrix24_enums as (
 
@@ -46,6 +65,9 @@ bitrix24_leads as (
         and class_enum.field_name = 'UF_CRM_LEAD_CLASS'
         and leads.lead_class_enum_id = class_enum.enum_id
     where not leads.is_deleted
+    {%- if by_lead %}
+        and (leads.account, leads.lead_id) in (select account, lead_id from changed_leads where source_system = 'bitrix24')
+    {%- endif %}
 
 ),
 
@@ -60,6 +82,9 @@ amocrm_fields as (
         max(case when field_code = 'UTM_MEDIUM' then field_value end) as utm_medium,
         max(case when field_code = 'UTM_CAMPAIGN' then field_value end) as utm_campaign
     from {{ ref('stg_amocrm__lead_custom_field_values') }}
+    {%- if by_lead %}
+    where (account, lead_id) in (select account, lead_id from changed_leads where source_system = 'amocrm')
+    {%- endif %}
     group by 1, 2
 
 ),
@@ -69,6 +94,9 @@ amocrm_lost_in_lead_part as (
     select account, lead_id
     from {{ ref('int_stage_transitions') }}
     where source_system = 'amocrm' and stage_part = 'lead' and control_point = 'lost'
+    {%- if by_lead %}
+        and (account, lead_id) in (select account, lead_id from changed_leads where source_system = 'amocrm')
+    {%- endif %}
     group by 1, 2
 
 ),
@@ -119,6 +147,9 @@ amocrm_leads as (
         on leads.account = loss_reasons.account
         and leads.loss_reason_id = loss_reasons.loss_reason_id
     where not leads.is_deleted_in_crm
+    {%- if by_lead %}
+        and (leads.account, leads.lead_id) in (select account, lead_id from changed_leads where source_system = 'amocrm')
+    {%- endif %}
 
 ),
 
@@ -145,6 +176,9 @@ first_contact_points as (
         max(case when kind = 'email' then value end) as email
     from {{ ref('int_lead_contact_points') }}
     where value_rank = 1
+    {%- if by_lead %}
+        and (source_system, account, lead_id) in (select source_system, account, lead_id from changed_leads)
+    {%- endif %}
     group by 1, 2, 3
 
 )
@@ -182,7 +216,9 @@ select
     leads.crm_junk_reason,
     leads.classification,
     leads.created_at,
-    leads.modified_at
+    leads.modified_at,
+    {{ landing_high_water_mark(lead_contact_landing_tables() + [('raw_amocrm', 'events')]) }} as landed_through,
+    '{{ fingerprint }}' as dims_fingerprint
 from leads
 left join first_contact_points
     on leads.source_system = first_contact_points.source_system
