@@ -113,7 +113,7 @@ def direct_sql(target: Path, warehouse: Path) -> float:
     order = [r["unique_id"] for r in results["results"] if r["unique_id"].startswith("model.")]
     con = duckdb.connect(str(warehouse))
     con.execute("SET preserve_insertion_order=false")
-    con.execute("SET memory_limit='1GB'")
+    con.execute("SET memory_limit='2GB'")  # as profiles.yml sets it
     t = time.perf_counter()
     for uid in order:
         node = manifest["nodes"][uid]

@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("run_dir", type=Path, help="a directory left by bench_dbt.py --keep")
     ap.add_argument("models", nargs="+")
     ap.add_argument("--top", type=int, default=8)
-    ap.add_argument("--memory-limit", default="1GB", help="as the dbt profile sets it")
+    ap.add_argument("--memory-limit", default="2GB", help="as the dbt profile sets it")
     a = ap.parse_args()
     manifest = json.loads((a.run_dir / "full_target" / "manifest.json").read_text())
     con = duckdb.connect(str(a.run_dir / "wh.duckdb"), read_only=True)
