@@ -9,13 +9,32 @@
 
   renders `extracted_at > cast('2026-11-28 06:13:11.123456+00' as timestamp with time zone)` on an incremental
   run, and `true` on a full build or while the model's table is empty. The watermark is the
-  model's own max(extracted_at), or of the column named by `watermark`.
+  model's own max(extracted_at); a model that keeps another watermark column reads it with
+  this_watermark('<column>') and compares with newer_than.
 -#}
-{% macro changed_since_watermark(column, watermark='extracted_at') -%}
+{% macro changed_since_watermark(column) -%}
+    {{ newer_than(column, this_watermark()) }}
+{%- endmacro %}
+
+{#- The model's watermark — max(`watermark`) of its own table — as text, or none on a full build or
+    while the table is empty; read once where several comparisons need it. -#}
+{% macro this_watermark(watermark='extracted_at') -%}
     {%- if execute and is_incremental() -%}
-        {%- set newest = run_query('select cast(max(' ~ watermark ~ ') as varchar) from ' ~ this).columns[0].values()[0] -%}
-        {%- if newest is none -%}true{%- else -%}{{ column }} > cast('{{ newest }}' as timestamp with time zone){%- endif -%}
-    {%- else -%}true{%- endif -%}
+        {{ return(run_query('select cast(max(' ~ watermark ~ ') as varchar) from ' ~ this).columns[0].values()[0]) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro newer_than(column, newest) -%}
+    {%- if newest is none -%}true{%- else -%}{{ column }} > cast('{{ newest }}' as timestamp with time zone){%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a model incremental by lead: delete the rows of the leads in `changed` (a query of
+    source_system, account, lead_id), in the model's transaction, before it inserts their new rows. -#}
+{% macro delete_rows_of_changed_leads(changed) -%}
+    delete from {{ this }} as old using ({{ changed }}) as changed
+    where old.source_system = changed.source_system and old.account = changed.account
+        and old.lead_id = changed.lead_id
 {%- endmacro %}
 
 {#-

@@ -3,15 +3,15 @@
   a lead re-landed (its own multifields, its contact link, or a tombstone), or one whose contact was
   (the contact's phones and e-mails; a deleted contact takes them away). Contacts are matched to
   their leads by the current links — a lead that moved to another contact was itself re-landed.
-  Since: the model's max(landed_through) (macros/incremental.sql, landing_high_water_mark).
+  Since `newest`: the calling model's this_watermark('landed_through') (macros/incremental.sql).
 -#}
 {% macro lead_contact_landing_tables() -%}
     {{ return([('raw_bitrix24', 'leads'), ('raw_bitrix24', 'contacts'), ('raw_amocrm', 'leads'), ('raw_amocrm', 'contacts')]) }}
 {%- endmacro %}
 
-{% macro int_lead_contact_points_changes() -%}
-    {%- set since = changed_since_watermark('extracted_at', 'landed_through') -%}
-    {%- set since_landed = changed_since_watermark('_extracted_at', 'landed_through') -%}
+{% macro int_lead_contact_points_changes(newest) -%}
+    {%- set since = newer_than('extracted_at', newest) -%}
+    {%- set since_landed = newer_than('_extracted_at', newest) -%}
     select 'bitrix24' as source_system, account, lead_id
     from {{ ref('stg_bitrix24__leads') }}
     where {{ since }}

@@ -41,11 +41,12 @@
 {%- endmacro %}
 
 {% macro int_leads_changes() -%}
-    {{ int_lead_contact_points_changes() }}
+    {%- set newest = this_watermark('landed_through') -%}
+    {{ int_lead_contact_points_changes(newest) }}
     union
     select 'amocrm', account, entity_id
     from {{ ref('stg_amocrm__events') }}
-    where {{ changed_since_watermark('extracted_at', 'landed_through') }}
+    where {{ newer_than('extracted_at', newest) }}
         and event_type = 'lead_status_changed' and entity_type = 'lead'
 {%- endmacro %}
 
@@ -54,9 +55,7 @@
 {% macro int_leads_delete_recomputed() -%}
     {%- if is_incremental() -%}
         {%- if int_leads_by_changed_lead(lead_dimensions_fingerprint()) -%}
-    delete from {{ this }} as old using ({{ int_leads_changes() }}) as changed
-    where old.source_system = changed.source_system and old.account = changed.account
-        and old.lead_id = changed.lead_id
+    {{ delete_rows_of_changed_leads(int_leads_changes()) }}
         {%- else -%}
     delete from {{ this }}
         {%- endif -%}

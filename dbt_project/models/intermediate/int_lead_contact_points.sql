@@ -1,9 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} as old using ({{ int_lead_contact_points_changes() }}) as changed
-        where old.source_system = changed.source_system and old.account = changed.account
-            and old.lead_id = changed.lead_id{% endif %}",
+    pre_hook="{% if is_incremental() %}{{ delete_rows_of_changed_leads(int_lead_contact_points_changes(this_watermark('landed_through'))) }}{% endif %}",
     on_schema_change='fail'
 ) }}
 {#- Every phone and e-mail of an inquiry, both CRMs, as the CRM recorded it (raw text; junk detection
@@ -20,7 +18,7 @@ with
 {% if is_incremental() %}
 changed_leads as (
 
-    {{ int_lead_contact_points_changes() }}
+    {{ int_lead_contact_points_changes(this_watermark('landed_through')) }}
 
 ),
 {% endif %}
