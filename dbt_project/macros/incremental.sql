@@ -78,3 +78,31 @@
     {%- set newest = run_query('select cast(max(m) as varchar) from (' ~ parts | join(' union all ') ~ ') as landed').columns[0].values()[0] if parts else none -%}
     {%- if newest is none -%}cast(null as timestamp with time zone){%- else -%}cast('{{ newest }}' as timestamp with time zone){%- endif -%}
 {%- endmacro %}
+
+{#-
+  Content fingerprints, for models that copy a small dimension into every row (a list label, a
+  stage's name and control point): the CRM lands its reference data again on every extraction, so
+  the landing time says nothing — the content does. The model stores the fingerprint of what it
+  copied in each row, computed by the model's own SQL (a scalar subquery, so a unit test's fixture
+  rows work too):
+
+    {{ content_fingerprint_sql(rows) }} as dims_fingerprint
+
+  and an incremental run that computes another one recomputes every row:
+
+    {%- set by_lead = stored_fingerprint_is('dims_fingerprint', rows) %}
+
+  `rows` is a query of one text column `x`, one row per copied dimension value.
+-#}
+{% macro content_fingerprint_sql(rows) -%}
+    (select md5(coalesce(string_agg(x, '|' order by x), '')) from ({{ rows }}) as dimension_rows)
+{%- endmacro %}
+
+{#- True when this incremental run may recompute only what changed: every stored row carries the
+    current fingerprint of `rows` in `column`. False on a full build (the dimensions are not read). -#}
+{% macro stored_fingerprint_is(column, rows) -%}
+    {%- if not (execute and is_incremental()) -%}{{ return(false) }}{%- endif -%}
+    {%- set current = run_query('select ' ~ content_fingerprint_sql(rows)).columns[0].values()[0] -%}
+    {%- set stored = run_query('select min(' ~ column ~ '), max(' ~ column ~ ') from ' ~ this).rows[0] -%}
+    {{ return(stored[0] == current and stored[1] == current) }}
+{%- endmacro %}

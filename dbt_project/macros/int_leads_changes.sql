@@ -2,7 +2,7 @@
   int_leads is incremental by lead. Two things decide what a run recomputes:
 
   - the dimensions a lead row copies (Bitrix24 list labels, amoCRM loss reasons, the manager's
-    department and branch): their content's fingerprint is stored in every row
+    department and branch, the stages' parts and control points): their content's fingerprint is stored in every row
     (dims_fingerprint). The CRM's users and fields are landed again on every extraction, so their
     landing time says nothing; their content does. A run whose fingerprint differs from the stored
     one — a manager moved to another department, a list value renamed — recomputes every lead.
@@ -13,10 +13,7 @@
   Mapping seeds (channels, projects) are project files: a change makes the pipeline rebuild the
   model in full (warehouse/dbt_unchanged.py).
 -#}
-{% macro lead_dimensions_fingerprint() -%}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set sql -%}
-    select md5(coalesce(string_agg(x, '|' order by x), '')) from (
+{% macro lead_dimension_rows() -%}
         select concat_ws(',', 'enum', account, field_name, cast(enum_id as varchar), enum_value) as x
         from {{ ref('int_crm_enum_values') }}
         where source_system = 'bitrix24' and entity_id = 'CRM_LEAD'
@@ -27,17 +24,9 @@
         select concat_ws(',', 'user', source_system, account, cast(user_id as varchar), user_key,
             cast(department_id as varchar), department_key, department_name, branch)
         from {{ ref('int_users') }}
-    ) as dimensions
-    {%- endset -%}
-    {{ return(run_query(sql).columns[0].values()[0]) }}
-{%- endmacro %}
-
-{#- True when this incremental run may recompute only the changed leads: every stored row carries
-    the current dimensions' fingerprint. -#}
-{% macro int_leads_by_changed_lead(fingerprint) -%}
-    {%- if not (execute and is_incremental()) -%}{{ return(false) }}{%- endif -%}
-    {%- set stored = run_query('select min(dims_fingerprint), max(dims_fingerprint) from ' ~ this).rows[0] -%}
-    {{ return(stored[0] == fingerprint and stored[1] == fingerprint) }}
+        union all
+        {#- the stages: an amoCRM lead's loss reason shows while it is lost in its lead part #}
+        select 'stage,' || x from ({{ stage_mapping_rows() }}) as stages
 {%- endmacro %}
 
 {% macro int_leads_changes() -%}
@@ -54,7 +43,7 @@
     dimensions changed), in the model's transaction. -#}
 {% macro int_leads_delete_recomputed() -%}
     {%- if is_incremental() -%}
-        {%- if int_leads_by_changed_lead(lead_dimensions_fingerprint()) -%}
+        {%- if stored_fingerprint_is('dims_fingerprint', lead_dimension_rows()) -%}
     {{ delete_rows_of_changed_leads(int_leads_changes()) }}
         {%- else -%}
     delete from {{ this }}

@@ -88,6 +88,7 @@ def test_postgres_marts_equal_duckdb(built, postgres, tmp_path):
     for path in ("staging/bitrix24/stg_bitrix24__leads.sql", "intermediate/int_stage_transitions.sql",
                  "intermediate/int_leads.sql"):
         assert "extracted_at > cast(" in (compiled / path).read_text(), (path, proc.stdout[-2000:])  # the watermark
+    assert "relanded_deals" in (compiled / "intermediate/int_activities.sql").read_text()  # deal re-links reach activities
     for model in incremental:
         schema = "staging" if model.startswith("stg_") else "intermediate"
         cur.execute(f"select count(*) from {schema}.{model}")

@@ -32,9 +32,12 @@ MODIFIED = "_modified_at >= ?"
 VERSIONED = {("raw_amocrm", "leads"): MODIFIED, ("raw_bitrix24", "leads"): MODIFIED, ("raw_bitrix24", "deals"): MODIFIED,
              ("raw_amocrm", "contacts"): f"({MODIFIED} or id % 7 = 0)",
              ("raw_bitrix24", "contacts"): f"({MODIFIED} or id % 7 = 0)"}
-# incremental intermediate models compared too (no mart shows every column of theirs); the
-# watermark column differs by construction
-INTERMEDIATE = {"int_lead_contact_points": ["landed_through"], "int_leads": ["landed_through"]}
+# incremental intermediate models compared too (no mart shows every column of theirs): the columns
+# left out (watermarks differ by construction; re-landed rows carry the test's landing time) and
+# the rows compared (the phantoms' tombstones stay in int_activities, flagged deleted)
+INTERMEDIATE = {"int_lead_contact_points": (["landed_through"], "true"), "int_leads": (["landed_through"], "true"),
+                "int_stage_transitions": (["extracted_at"], "true"),
+                "int_activities": (["extracted_at"], "not is_deleted")}
 PHANTOM = 10**9  # ids from here on are the phantom rows
 # (landing table, rows copied as phantoms) — live rows the marts count: activities of both CRMs and
 # Bitrix24 lead stage history
@@ -51,12 +54,12 @@ def assert_marts_equal(wh, built) -> None:
     """Every mart in warehouse `wh` (and each model of INTERMEDIATE) has the rows of the `built`
     warehouse's (floats within 1e-9)."""
     con = duckdb.connect(str(wh), read_only=True)
-    models = [(f"marts.{m}", "") for m in MARTS] + [
-        (f"intermediate.{m}", f" exclude ({', '.join(cols)})" if cols else "") for m, cols in INTERMEDIATE.items()]
+    models = [(f"marts.{m}", "", "true") for m in MARTS] + [
+        (f"intermediate.{m}", f" exclude ({', '.join(cols)})", where) for m, (cols, where) in INTERMEDIATE.items()]
     try:
-        for mart, exclude in models:
-            got = _normalise(con.execute(f"select *{exclude} from {mart}").df())
-            want = _normalise(built.query(f"select *{exclude} from {mart}"))
+        for mart, exclude, where in models:
+            got = _normalise(con.execute(f"select *{exclude} from {mart} where {where}").df())
+            want = _normalise(built.query(f"select *{exclude} from {mart} where {where}"))
             assert len(got) == len(want), (mart, len(got), len(want))
             for c in want.columns:
                 a, b = want[c], got[c]
@@ -114,20 +117,47 @@ def test_incremental_run_equals_full_build(built, sandbox_raw, tmp_path):
     assert_marts_equal(wh, built)
     compiled = project / "target" / "compiled" / "crm_sales_warehouse" / "models" / "intermediate"
     assert "changed_leads" in (compiled / "int_leads.sql").read_text()  # recomputed the changed leads only
+    assert "changed_entities" in (compiled / "int_stage_transitions.sql").read_text()  # the changed entities only
 
     # A dimension the leads copy changes: a list value renamed in the CRM (the extraction lands the
     # fields again). No lead was re-landed, yet every lead with that value must show the new label.
+    want, got = _renamed_in_crm(
+        wh, project, env, built,
+        landing="""update raw_bitrix24.userfields set _extracted_at = now(),
+                   payload = replace(cast(payload as varchar), '"VALUE":"Нецелевой"', '"VALUE":"Нецелевой лид"')""",
+        recomputed_in_full={"int_leads": "changed_leads"},
+        count_by="select classification, count(*) from marts.fct_lead_control_points where source_system = 'bitrix24' "
+                 "group by 1")
+    assert want.get("Нецелевой", 0) > 0 and got.get("Нецелевой лид") == want["Нецелевой"] and "Нецелевой" not in got, (want, got)
+
+    # A status renamed in the CRM (the extraction lands the statuses again): no lead's history was
+    # re-landed, yet every transition into that status must carry the new name.
+    want, got = _renamed_in_crm(
+        wh, project, env, built,
+        landing="""update raw_bitrix24.statuses set _extracted_at = now(),
+                   payload = replace(cast(payload as varchar), '"NAME":"Не обработан",', '"NAME":"Не обработан (новые)",')
+                   where cast(payload as varchar) like '%"ENTITY_ID":"STATUS","STATUS_ID":"NEW"%'""",
+        recomputed_in_full={"int_stage_transitions": "changed_entities", "int_leads": "changed_leads"},
+        count_by="select stage_name, count(*) from intermediate.int_stage_transitions "
+                 "where source_system = 'bitrix24' and entity_type = 'lead' and stage_id = 'NEW' group by 1")
+    assert want.get("Не обработан", 0) > 0 and got == {"Не обработан (новые)": want["Не обработан"]}, (want, got)
+
+
+def _renamed_in_crm(wh, project, env, built, landing: str, recomputed_in_full: dict[str, str], count_by: str):
+    """Land a renamed dimension value (`landing`: an update of a raw table), run the incremental
+    build, check that each model of `recomputed_in_full` recomputed every row (its compiled SQL
+    lacks its by-change CTE, the value), and return the counts of `count_by` (label -> rows) in the
+    full build and after the rename."""
     with duckdb.connect(str(wh)) as con:
-        con.execute("""update raw_bitrix24.userfields set _extracted_at = now(),
-                       payload = replace(cast(payload as varchar), '"VALUE":"Нецелевой"', '"VALUE":"Нецелевой лид"')""")
+        con.execute(landing)
     run_dbt(project, ["build"], env)
-    assert "changed_leads" not in (compiled / "int_leads.sql").read_text()  # every lead recomputed
-    want = built.query("select count(*) as n from marts.fct_lead_control_points where source_system = 'bitrix24' "
-                       "and classification = 'Нецелевой'")["n"][0]
+    compiled = project / "target" / "compiled" / "crm_sales_warehouse" / "models" / "intermediate"
+    for model, by_change_marker in recomputed_in_full.items():
+        assert by_change_marker not in (compiled / f"{model}.sql").read_text(), model  # every row recomputed
+    want = dict(built.query(count_by).itertuples(index=False, name=None))
     with duckdb.connect(str(wh), read_only=True) as con:
-        got = dict(con.execute("select classification, count(*) from marts.fct_lead_control_points "
-                               "where source_system = 'bitrix24' group by 1").fetchall())
-    assert want > 0 and got.get("Нецелевой лид") == want and "Нецелевой" not in got, (want, got)
+        got = dict(con.execute(count_by).fetchall())
+    return want, got
 
 
 def _live_phantoms(wh) -> dict[str, int]:

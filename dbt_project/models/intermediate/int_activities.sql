@@ -6,7 +6,9 @@
 ) }}
 {#- Calls, meetings, showings (показы) and tasks of both CRMs, tied to the lead (and deal). An
     activity is held when the CRM marks it completed; the CRM keeps no separate completion time,
-    so held_at is its scheduled time. Incremental on the landing table's _extracted_at. -#}
+    so held_at is its scheduled time. Incremental on the landing table's _extracted_at; an activity of
+    a Bitrix24 deal re-landed since (its lead re-linked, the deal deleted) takes the deal's lead anew. -#}
+{%- set newest = this_watermark() %}
 with
 
 bitrix24_deals as (
@@ -112,6 +114,45 @@ select
     created_at,
     extracted_at
 from activities
-{% if is_incremental() %}
-where {{ changed_since_watermark('extracted_at') }}
+where {{ newer_than('extracted_at', newest) }}
+{% if newest is not none %}
+
+union all
+
+{#- A Bitrix24 activity of a deal re-landed since, itself unchanged: its stored row with the deal's
+    current lead (none once the deal is deleted), as the join above gives it on a full build. The
+    unique key replaces the stored row; an activity re-landed too comes from the branch above. #}
+select
+    stored.source_system,
+    stored.account,
+    stored.activity_id,
+    stored.activity_kind,
+    relanded_deals.lead_id,
+    stored.deal_id,
+    stored.manager_id,
+    stored.manager_key,
+    stored.subject,
+    stored.is_completed,
+    stored.is_deleted,
+    stored.planned_at,
+    stored.held_at,
+    stored.created_at,
+    stored.extracted_at
+from {{ this }} as stored
+inner join (
+    select account, deal_id, case when is_deleted then null else lead_id end as lead_id
+    from {{ ref('stg_bitrix24__deals') }}
+    where {{ newer_than('extracted_at', newest) }}
+) as relanded_deals
+    on stored.account = relanded_deals.account
+    and stored.deal_id = relanded_deals.deal_id
+where stored.source_system = 'bitrix24'
+    and stored.lead_id is distinct from relanded_deals.lead_id
+    and not exists (
+        select 1
+        from {{ ref('stg_bitrix24__activities') }} as relanded
+        where {{ newer_than('relanded.extracted_at', newest) }}
+            and relanded.account = stored.account
+            and relanded.activity_id = stored.activity_id
+    )
 {% endif %}

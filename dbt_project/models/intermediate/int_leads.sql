@@ -8,8 +8,7 @@
     CRM classified or rejected it. amoCRM's single object contributes its lead part here.
     Incremental by lead (macros/int_leads_changes.sql): a run recomputes the leads changed since
     the last one, or all of them when a dimension they copy changed. -#}
-{%- set fingerprint = lead_dimensions_fingerprint() %}
-{%- set by_lead = int_leads_by_changed_lead(fingerprint) %}
+{%- set by_lead = stored_fingerprint_is('dims_fingerprint', lead_dimension_rows()) %}
 -- depends_on: {{ ref('stg_amocrm__events') }}
 with
 
@@ -218,7 +217,7 @@ select
     leads.created_at,
     leads.modified_at,
     {{ landing_high_water_mark(lead_contact_landing_tables() + [('raw_amocrm', 'events')]) }} as landed_through,
-    '{{ fingerprint }}' as dims_fingerprint
+    {{ content_fingerprint_sql(lead_dimension_rows()) }} as dims_fingerprint
 from leads
 left join first_contact_points
     on leads.source_system = first_contact_points.source_system

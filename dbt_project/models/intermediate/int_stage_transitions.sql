@@ -1,21 +1,20 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} as old using ({{ int_stage_transitions_changes() }}) as changed
-        where old.source_system = changed.source_system and old.account = changed.account
-            and old.entity_type = changed.entity_type and old.entity_id = changed.entity_id{% endif %}",
+    pre_hook="{{ int_stage_transitions_delete_recomputed() }}",
     on_schema_change='fail'
 ) }}
 {#- Incremental by entity: a run recomputes the whole history of every lead/deal with a new, changed
     or deleted landing row since the last run (exit times and the amoCRM split depend on the
     neighbours; macros/int_stage_transitions_changes.sql), after its pre-hook deleted those
-    entities' rows (in the same transaction). A change to the stage mapping seed needs --full-refresh
-    (the pipeline runs it by itself after any change of the project: warehouse/dbt_unchanged.py). -#}
+    entities' rows (in the same transaction); every entity when the stages it copies changed (a
+    status renamed, the stage_control_points seed edited: stages_fingerprint). -#}
 {#- Every entry of a lead or deal into a status/stage, both CRMs, with exit time and time in stage
     (время в стадии). A lead's deal part (Bitrix24 deal, amoCRM stages from PREP on) carries lead_id. -#}
+{%- set by_entity = stored_fingerprint_is('stages_fingerprint', stage_mapping_rows()) %}
 with
 
-{% if is_incremental() %}
+{% if by_entity %}
 changed_entities as (
 
     {{ int_stage_transitions_changes() }}
@@ -79,7 +78,7 @@ amocrm_status_changes as (
         and entity_type = 'lead'
         and not is_deleted
         {#- the window numbers each lead's changes, so whole leads may be left out before it #}
-        {%- if is_incremental() %}
+        {%- if by_entity %}
         and (account, entity_id) in (
             select account, entity_id from changed_entities where source_system = 'amocrm' and entity_type = 'lead'
         )
@@ -167,7 +166,7 @@ sequenced as (
             stages.stage_key,
             case when stages.stage_part = 'deal' then 1 else 0 end as is_deal_stage
         from {{ branch }} as transitions
-        {%- if is_incremental() %}
+        {%- if by_entity %}
         inner join changed_entities
             on transitions.source_system = changed_entities.source_system
             and transitions.account = changed_entities.account
@@ -208,7 +207,8 @@ select
     sequenced.exited_at,
     {{ seconds_between('sequenced.entered_at', 'sequenced.exited_at') }} as seconds_in_stage,
     sequenced.exited_at is null as is_current_stage,
-    sequenced.extracted_at
+    sequenced.extracted_at,
+    {{ content_fingerprint_sql(stage_mapping_rows()) }} as stages_fingerprint
 from sequenced
 left join stages
     on sequenced.stage_key = stages.stage_key
