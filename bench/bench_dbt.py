@@ -106,14 +106,27 @@ def timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, float, float, st
     return r["s"], r["rss"], r["cpu"], r["out"]
 
 
-def direct_sql(target: Path, warehouse: Path) -> float:
-    """Execute every model's compiled SQL (of the full build, in its order) directly in DuckDB."""
+def profile_settings(project: Path) -> dict[str, str]:
+    """The DuckDB settings of the project's profile (profiles.yml, target duckdb), each
+    `{{ env_var('NAME', 'default') }}` taken at its default — what a dbt run of the bench uses."""
+    import re
+
+    import yaml
+
+    profile = yaml.safe_load((project / "profiles.yml").read_text())
+    settings = next(iter(profile.values()))["outputs"]["duckdb"].get("settings", {})
+    return {k: re.sub(r"\{\{\s*env_var\('[^']+',\s*'([^']*)'\)\s*\}\}", r"\1", str(v)) for k, v in settings.items()}
+
+
+def direct_sql(target: Path, warehouse: Path, settings: dict[str, str]) -> float:
+    """Execute every model's compiled SQL (of the full build, in its order) directly in DuckDB,
+    with the profile's DuckDB `settings`."""
     manifest = json.loads((target / "manifest.json").read_text())
     results = json.loads((target / "run_results.json").read_text())
     order = [r["unique_id"] for r in results["results"] if r["unique_id"].startswith("model.")]
     con = duckdb.connect(str(warehouse))
-    con.execute("SET preserve_insertion_order=false")
-    con.execute("SET memory_limit='2GB'")  # as profiles.yml sets it
+    for name, value in settings.items():
+        con.execute(f"SET {name} = '{value}'")
     t = time.perf_counter()
     for uid in order:
         node = manifest["nodes"][uid]
@@ -214,7 +227,7 @@ def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: P
     (work / "direct").mkdir()
     direct_wh = work / "direct" / "wh.duckdb"  # same file stem = same catalog name in the compiled SQL
     shutil.copy(wh, direct_wh)
-    direct_s = direct_sql(full_target, direct_wh)
+    direct_s = direct_sql(full_target, direct_wh, profile_settings(project))
     res = {"leads": leads, "copies": copies, "full_build_s": round(full_s, 1), "full_build_rss_mb": round(full_rss),
            "full_build_cpu_s": round(full_cpu), "incremental_build_s": round(inc_s, 1),
            "incremental_rss_mb": round(inc_rss), "incremental_cpu_s": round(inc_cpu),
