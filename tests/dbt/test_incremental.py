@@ -13,6 +13,7 @@ does), and the incremental run must drop them from the canonical model and the m
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import duckdb
@@ -130,17 +131,30 @@ def test_incremental_run_equals_full_build(built, sandbox_raw, tmp_path):
                  "group by 1")
     assert want.get("Нецелевой", 0) > 0 and got.get("Нецелевой лид") == want["Нецелевой"] and "Нецелевой" not in got, (want, got)
 
-    # A status renamed in the CRM (the extraction lands the statuses again): no lead's history was
-    # re-landed, yet every transition into that status must carry the new name.
+    # Statuses renamed in the CRM (the extraction lands the statuses again): no lead's history was
+    # re-landed, yet every transition into such a status must carry the new name — and an amoCRM
+    # status maps to its control point by name, so the renamed "taken" status is now unmapped.
     want, got = _renamed_in_crm(
         wh, project, env, built,
         landing="""update raw_bitrix24.statuses set _extracted_at = now(),
                    payload = replace(cast(payload as varchar), '"NAME":"Не обработан",', '"NAME":"Не обработан (новые)",')
-                   where cast(payload as varchar) like '%"ENTITY_ID":"STATUS","STATUS_ID":"NEW"%'""",
+                   where cast(payload as varchar) like '%"ENTITY_ID":"STATUS","STATUS_ID":"NEW"%';
+                   update raw_amocrm.statuses set _extracted_at = now(),
+                   payload = replace(cast(payload as varchar), '"name":"Взят в работу",', '"name":"Взят в работу (новые)",')""",
         recomputed_in_full={"int_stage_transitions": "changed_entities", "int_leads": "changed_leads"},
         count_by="select stage_name, count(*) from intermediate.int_stage_transitions "
                  "where source_system = 'bitrix24' and entity_type = 'lead' and stage_id = 'NEW' group by 1")
     assert want.get("Не обработан", 0) > 0 and got == {"Не обработан (новые)": want["Не обработан"]}, (want, got)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("select count(*) from intermediate.int_stage_transitions where source_system = 'amocrm' "
+                           "and stage_name = 'Взят в работу (новые)' and control_point is null").fetchone()[0] > 0
+
+    # ... and the marts after these incremental runs are those of a full refresh of the same landing
+    full = tmp_path / "full" / "wh.duckdb"  # same file stem: the compiled SQL names its catalog after it
+    full.parent.mkdir()
+    shutil.copy(wh, full)
+    run_dbt(project, ["build", "--full-refresh"], dbt_env(full))
+    assert_marts_equal(wh, dataclasses.replace(built, warehouse=full))
 
 
 def _renamed_in_crm(wh, project, env, built, landing: str, recomputed_in_full: dict[str, str], count_by: str):
