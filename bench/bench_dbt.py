@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -44,6 +45,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -109,10 +111,6 @@ def timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, float, float, st
 def profile_settings(project: Path) -> dict[str, str]:
     """The DuckDB settings of the project's profile (profiles.yml, target duckdb), each
     `{{ env_var('NAME', 'default') }}` taken at its default — what a dbt run of the bench uses."""
-    import re
-
-    import yaml
-
     profile = yaml.safe_load((project / "profiles.yml").read_text())
     settings = next(iter(profile.values()))["outputs"]["duckdb"].get("settings", {})
     return {k: re.sub(r"\{\{\s*env_var\('[^']+',\s*'([^']*)'\)\s*\}\}", r"\1", str(v)) for k, v in settings.items()}
