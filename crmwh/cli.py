@@ -267,7 +267,7 @@ def demo(
                 console.print(f"{label} {published[key]}", soft_wrap=True)
         quality = summary.metadata.get("quality/lead_junk_flags", {})
         if quality.get("data_docs"):
-            console.print(f"Data-quality report:      {quality['data_docs']}", soft_wrap=True)
+            console.print(f"Data-quality report:     {quality['data_docs']}", soft_wrap=True)
         console.print(f"Sandbox CRM and truth:   {data}", soft_wrap=True)
         console.print("Dagster UI:              crmwh ui", soft_wrap=True)
         if serve:
