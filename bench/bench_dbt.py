@@ -188,7 +188,8 @@ def land_one_more_day(warehouse: Path) -> int:
     return n
 
 
-def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: Path, keep: bool = False) -> dict:
+def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: Path, keep: bool = False,
+        threads: int = 2) -> dict:
     work = out / f"run_{size}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -202,7 +203,7 @@ def run(size: int, raw: Path, plans: Path, out: Path, base_leads: int, source: P
     from warehouse.dbt_config import load_plans
 
     load_plans(plans, project / "seeds" / "sales_plans.csv")
-    env = C.dbt_env(wh)
+    env = C.dbt_env(wh, CRMWH_DBT_THREADS=str(threads))
     args = ["--project-dir", str(project), "--profiles-dir", str(project)]
     # The project is parsed once beforehand, as the Dagster code location does at load time
     # (orchestration/defs/dbt.ensure_manifest): each build then re-parses only what changed.
@@ -247,6 +248,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true",
                     help="keep <out>/run_<size>/ (the built warehouse wh.duckdb and full_target/) for "
                          "bench/profile_model.py")
+    ap.add_argument("--threads", type=int, default=2, help="dbt threads (the profile's CRMWH_DBT_THREADS)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     raw, data = base_dataset(a.out, a.base_leads)
@@ -256,7 +258,7 @@ def main() -> None:
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for size in a.sizes:
         load0 = os.getloadavg()[0]
-        r = run(size, raw, data / "truth" / "plans.csv", a.out, a.base_leads, a.project, a.keep)
+        r = run(size, raw, data / "truth" / "plans.csv", a.out, a.base_leads, a.project, a.keep, a.threads)
         print(f"| {r['leads']:,} | {r['copies']} | {load0:.1f} → {os.getloadavg()[0]:.1f} | "
               f"{r['full_build_s']} ({r['full_build_cpu_s']}) | {r['full_build_rss_mb']} | "
               f"{r['incremental_build_s']} ({r['incremental_cpu_s']}) | {r['incremental_rss_mb']} | "
