@@ -110,10 +110,12 @@ def timed(cmd: list[str], env: dict, cwd: Path) -> tuple[float, float, float, st
 
 def profile_settings(project: Path) -> dict[str, str]:
     """The DuckDB settings of the project's profile (profiles.yml, target duckdb), each
-    `{{ env_var('NAME', 'default') }}` taken at its default — what a dbt run of the bench uses."""
+    `{{ env_var('NAME', 'default') }}` resolved as dbt resolves it in the bench (the bench's dbt runs
+    inherit this environment)."""
     profile = yaml.safe_load((project / "profiles.yml").read_text())
     settings = next(iter(profile.values()))["outputs"]["duckdb"].get("settings", {})
-    return {k: re.sub(r"\{\{\s*env_var\('[^']+',\s*'([^']*)'\)\s*\}\}", r"\1", str(v)) for k, v in settings.items()}
+    env_var = re.compile(r"\{\{\s*env_var\('([^']+)',\s*'([^']*)'\)\s*\}\}")
+    return {k: env_var.sub(lambda m: os.environ.get(m[1], m[2]), str(v)) for k, v in settings.items()}
 
 
 def direct_sql(target: Path, warehouse: Path, settings: dict[str, str]) -> float:
@@ -173,6 +175,9 @@ def pipeline_build(project: Path, wh: Path, env: dict, args: list[str]) -> tuple
     return wall + plan_s + time.perf_counter() - t, rss, cpu, len(plan.skip)
 
 
+RELANDED_BATCH = "bench-day"  # the _batch_id of the rows land_one_more_day re-lands
+
+
 def land_one_more_day(warehouse: Path) -> int:
     """Re-land, as a new batch, every landing row modified in its table's newest day — the leads,
     deals, stage changes, activities, tasks, contacts ... a daily extraction brings (at 1M leads
@@ -182,7 +187,7 @@ def land_one_more_day(warehouse: Path) -> int:
     for schema, table in con.execute("select table_schema, table_name from information_schema.columns "
                                       "where table_schema like 'raw_%' and column_name = '_modified_at'").fetchall():
         rel = f'"{schema}"."{table}"'
-        n += con.execute(f"""update {rel} set _extracted_at = now(), _batch_id = 'bench-day'
+        n += con.execute(f"""update {rel} set _extracted_at = now(), _batch_id = '{RELANDED_BATCH}'
                              where _modified_at >= (select max(_modified_at) - interval 1 day from {rel})""").fetchone()[0]
     con.close()
     return n

@@ -10,7 +10,7 @@ model after one day of changes, each on a copy of the model's table in the same 
 
 The day's change is simulated in the stored copy: the rows of every partition a re-landed lead
 (created date) or activity (planned and held dates; UTC days) of the bench's re-landed day
-(`_batch_id = 'bench-day'`) touches are deleted first, so the diff must find exactly those
+(`_batch_id = bench_dbt.RELANDED_BATCH`) touches are deleted first, so the diff must find exactly those
 partitions (checked), and the table after it must equal the rebuild (checked).
 
     .venv/bin/python bench/bench_dbt.py --sizes 1000000 --keep --out /tmp/bk
@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_dbt import RELANDED_BATCH, profile_settings  # noqa: E402
 
 COLUMNS = "fact_date, source_system, account, manager_key, department_key, branch, project_code, metric, fact_value"
 PARTITION = ("source_system", "account", "fact_date")
@@ -36,16 +40,18 @@ PARTITION = ("source_system", "account", "fact_date")
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir", type=Path, help="a directory left by bench_dbt.py --keep (after its incremental build)")
-    ap.add_argument("--memory-limit", default="2GB", help="as the dbt profile sets it")
     a = ap.parse_args()
-    compiled = next((a.run_dir / "dbt_project" / "target" / "compiled").glob("*/models/intermediate/int_daily_facts.sql"))
-    sql = compiled.read_text()
+    compiled = sorted((a.run_dir / "dbt_project" / "target" / "compiled").glob("*/models/intermediate/int_daily_facts.sql"))
+    if not compiled or not (a.run_dir / "wh.duckdb").exists():
+        sys.exit(f"{a.run_dir}: no wh.duckdb and compiled int_daily_facts.sql here — "
+                 "run bench/bench_dbt.py with --keep first")
+    sql = compiled[0].read_text()
     with tempfile.TemporaryDirectory() as tmp:
         wh = Path(tmp) / "wh.duckdb"  # same stem: the compiled SQL names its catalog after the file
         shutil.copy(a.run_dir / "wh.duckdb", wh)
         con = duckdb.connect(str(wh))
-        con.execute(f"SET memory_limit='{a.memory_limit}'")
-        con.execute("SET preserve_insertion_order=false")
+        for name, value in profile_settings(a.run_dir / "dbt_project").items():  # as the dbt build ran
+            con.execute(f"SET {name} = '{value}'")
 
         def timed(query: str) -> tuple[float, list]:
             t = time.perf_counter()
@@ -55,18 +61,18 @@ def main() -> None:
         on = " and ".join(f"o.{c} = c.{c}" for c in PARTITION)
         total_rows, total_parts = con.execute(
             f"select count(*), count(distinct ({', '.join(PARTITION)})) from intermediate.int_daily_facts").fetchone()
-        con.execute("""create table touched as
+        con.execute(f"""create table touched as
             with relanded_leads as (
                 select 'bitrix24' as source_system, _account as account, id from raw_bitrix24.leads
-                where _batch_id = 'bench-day'
+                where _batch_id = '{RELANDED_BATCH}'
                 union all
-                select 'amocrm', _account, id from raw_amocrm.leads where _batch_id = 'bench-day'
+                select 'amocrm', _account, id from raw_amocrm.leads where _batch_id = '{RELANDED_BATCH}'
             ),
             relanded_activities as (
                 select 'bitrix24' as source_system, _account as account, id from raw_bitrix24.activities
-                where _batch_id = 'bench-day'
+                where _batch_id = '{RELANDED_BATCH}'
                 union all
-                select 'amocrm', _account, id from raw_amocrm.tasks where _batch_id = 'bench-day'
+                select 'amocrm', _account, id from raw_amocrm.tasks where _batch_id = '{RELANDED_BATCH}'
             )
             select l.source_system, l.account, cast(l.created_at as date) as fact_date
             from intermediate.int_leads as l
