@@ -24,6 +24,7 @@ of the copied project (printed; the Dagster code location parses once at load ti
     .venv/bin/python bench/bench_dbt.py --sizes 10000 100000 1000000
     .venv/bin/python bench/bench_dbt.py --sizes 1000000 --project /tmp/before/dbt_project
     .venv/bin/python bench/bench_dbt.py --sizes 1000000 --keep   # then bench/profile_model.py
+    .venv/bin/python bench/bench_dbt.py --base-leads 100000 --sizes 1000000   # 30 larger portals, not 300
 
 The 10k size is the base dataset itself: its SQL takes a fraction of a second, so its build time is
 dbt's fixed cost per build (start-up, parsing, ~110 nodes each rendered, logged and run) — the

@@ -67,7 +67,10 @@ def extract_sandbox(data_dir: Path, manifest: dict, warehouse: Path, token_dir: 
             if a["system"] != "bitrix24":
                 continue
             srv, cred = info[a["account"]], info[a["account"]]["credentials"]
-            acc = AccountConfig(name=a["account"], system="bitrix24", auth="webhook", plan=a.get("plan"))
+            # The sandbox serves with limits off, so the client keeps no operating-time budget
+            # either: its modelled costs would otherwise pause a 100k-lead extraction for minutes.
+            acc = AccountConfig(name=a["account"], system="bitrix24", auth="webhook", plan=a.get("plan"),
+                                operating_limit_seconds=1e9)
             os.environ[acc.env_name("WEBHOOK_URL")] = (
                 f"{srv['url']}/rest/{cred['webhook_user_id']}/{cred['webhook_code']}/")
             b24.append(acc)
