@@ -131,17 +131,21 @@ def direct_sql(target: Path, warehouse: Path, settings: dict[str, str]) -> float
     t = time.perf_counter()
     for uid in order:
         node = manifest["nodes"][uid]
-        rel = f'"{node["schema"]}"."{node["alias"]}"'
-        kind = "view" if node["config"]["materialized"] == "view" else "table"
-        con.execute(f'create schema if not exists "{node["schema"]}"')
-        existing = con.execute("select table_type from information_schema.tables where table_schema = ? "
-                               "and table_name = ?", [node["schema"], node["alias"]]).fetchone()
-        if existing:
-            con.execute(f"drop {'view' if existing[0] == 'VIEW' else 'table'} {rel} cascade")
-        con.execute(f"create {kind} {rel} as {node['compiled_code']}")
+        replace_relation(con, node, "view" if node["config"]["materialized"] == "view" else "table")
     s = time.perf_counter() - t
     con.close()
     return s
+
+
+def replace_relation(con: duckdb.DuckDBPyConnection, node: dict, kind: str) -> None:
+    """Replace a model's relation (view or table, whichever is there) by a `kind` of its compiled SQL."""
+    rel = f'"{node["schema"]}"."{node["alias"]}"'
+    con.execute(f'create schema if not exists "{node["schema"]}"')
+    existing = con.execute("select table_type from information_schema.tables where table_schema = ? "
+                           "and table_name = ?", [node["schema"], node["alias"]]).fetchone()
+    if existing:
+        con.execute(f"drop {'view' if existing[0] == 'VIEW' else 'table'} {rel} cascade")
+    con.execute(f"create {kind} {rel} as {node['compiled_code']}")
 
 
 def print_slowest_nodes(target: Path, n: int = 10, title: str = "full build") -> None:

@@ -1,0 +1,81 @@
+"""How much of the full build is reading the landing payloads: the compiled SQL of the full build
+run directly in DuckDB twice, on fresh copies of the same landing tables, alternated:
+
+- `as built`: every model in dbt's order, the staging models as the project materialises them
+  (views parsed inside the models that read them; lead and deal staging incremental tables);
+- `typed staging`: first every staging model written out as a table (the payloads parsed once,
+  timed apart: "staging into tables"), then the other models in dbt's order reading those tables —
+  what the build would cost if the landing zone held typed columns instead of the API's JSON.
+
+    .venv/bin/python bench/bench_dbt.py --sizes 1000000 --keep --out /tmp/r9
+    .venv/bin/python bench/staging_share.py /tmp/r9/run_1000000 --repeat 2
+
+The run directory is what `bench_dbt.py --keep` leaves: `wh.duckdb` (built: the landing tables and
+the seeds the models read) and `full_target/` (the full build's manifest and run results). Each
+pass works on its own copy of `wh.duckdb` (the compiled SQL names its catalog after the file's
+stem) and replaces every model's relation in dbt's order, as bench_dbt.py's direct SQL does, with
+the project profile's DuckDB settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_dbt import profile_settings, replace_relation  # noqa: E402
+
+
+def one_pass(run_dir: Path, typed: bool, settings: dict[str, str]) -> tuple[float, float]:
+    """Returns (seconds writing staging tables — 0 when not typed, seconds of every other model)."""
+    manifest = json.loads((run_dir / "full_target" / "manifest.json").read_text())
+    results = json.loads((run_dir / "full_target" / "run_results.json").read_text())
+    order = [manifest["nodes"][r["unique_id"]] for r in results["results"] if r["unique_id"].startswith("model.")]
+    staging = [n for n in order if n["fqn"][1] == "staging"]
+    with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
+        wh = Path(tmp) / "wh.duckdb"
+        shutil.copy(run_dir / "wh.duckdb", wh)
+        con = duckdb.connect(str(wh))
+        for name, value in settings.items():
+            con.execute(f"SET {name} = '{value}'")
+        staging_s = 0.0
+        if typed:
+            t = time.perf_counter()
+            for node in staging:
+                replace_relation(con, node, "table")
+            staging_s = time.perf_counter() - t
+        t = time.perf_counter()
+        for node in order:
+            if typed and node in staging:
+                continue
+            replace_relation(con, node, "view" if node["config"]["materialized"] == "view" else "table")
+        rest_s = time.perf_counter() - t
+        con.close()
+    return staging_s, rest_s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run_dir", type=Path, help="a directory left by bench_dbt.py --keep")
+    ap.add_argument("--repeat", type=int, default=2, help="pairs of passes, alternated")
+    a = ap.parse_args()
+    settings = profile_settings(a.run_dir / "dbt_project")
+    print("| pass | staging into tables s | the other models s | all s |")
+    print("|---|---:|---:|---:|")
+    for _ in range(a.repeat):
+        for typed in (False, True):
+            staging_s, rest_s = one_pass(a.run_dir, typed, settings)
+            label = "typed staging" if typed else "as built"
+            staging = f"{staging_s:.1f}" if typed else "—"
+            print(f"| {label} | {staging} | {rest_s:.1f} | {staging_s + rest_s:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
