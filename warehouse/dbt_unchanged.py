@@ -24,6 +24,15 @@ another fingerprint (a new release of the project, an edited mapping seed, anoth
 build runs with `--full-refresh`, which recomputes them from all landed rows; dbt alone would keep
 the old rows, or fail on a changed column list.
 
+The **staging models** are the landing parsed, and `--full-refresh` keeps the incremental ones
+(dbt_project.yml: `full_refresh` is the var `reparse_landing`, false by default): re-parsing every
+landing payload is up to an eighth of a full build at 1M leads. Their fingerprint therefore covers only
+what can change them — the staging models' files, the macros, dbt_project.yml, profiles.yml, the
+versions, the environment and their landing tables' columns — not the seeds, the intermediate
+models or the marts. When it differs for an incremental staging model that exists, the build also
+gets `--vars '{"reparse_landing": true}'` (and `--full-refresh`: everything below them was computed
+from the old staging rows).
+
 dbt's own `state:modified` is not used: it cannot see a changed `var` or `env_var`, nor a source
 table that appeared.
 
@@ -53,6 +62,9 @@ DDL = [
 ]
 PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots", "analyses")
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
+# what a staging model's fingerprint covers (module docstring): its own layer and the macros
+STAGING_DIRS = ("models/staging", "macros")
+REPARSE_VARS = json.dumps({"reparse_landing": True})
 _ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 _SECRET = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 
@@ -73,13 +85,36 @@ def is_tracked(node: dict[str, Any]) -> bool:
     return is_candidate(node) or is_incremental(node)
 
 
+def is_staging(node: dict[str, Any]) -> bool:
+    """A staging model: the landing parsed (fingerprinted apart; the incremental ones are kept by
+    `--full-refresh`)."""
+    return node["resource_type"] == "model" and node.get("fqn", [None, None])[1:2] == ["staging"]
+
+
 def _relation_type(node: dict[str, Any]) -> str:
     return "VIEW" if node["resource_type"] == "model" and not is_incremental(node) else "BASE TABLE"
 
 
-def _project_files(project_dir: Path) -> list[Path]:
-    files = [p for d in PROJECT_DIRS for p in sorted((project_dir / d).rglob("*")) if p.is_file()]
+def _project_files(project_dir: Path, dirs: tuple[str, ...] = PROJECT_DIRS) -> list[Path]:
+    files = [p for d in dirs for p in sorted((project_dir / d).rglob("*")) if p.is_file()]
     return files + [project_dir / f for f in PROJECT_FILES if (project_dir / f).is_file()]
+
+
+def _project_part(project_dir: Path, dirs: tuple[str, ...], environ: dict[str, str]) -> str:
+    """The hash of the project files under `dirs` (and the project-wide files), the dbt and adapter
+    versions, and the values of the environment variables any project file reads."""
+    h = hashlib.sha256()
+    for path in _project_files(project_dir, dirs):
+        h.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for dist in ("dbt-core", "dbt-duckdb", "duckdb"):
+        h.update(f"{dist}={metadata.version(dist)}\0".encode())
+    env_names: set[str] = set()
+    for path in _project_files(project_dir):
+        env_names.update(_ENV_VAR.findall(path.read_bytes().decode("utf-8", errors="replace")))
+    for name in sorted(env_names):
+        if not _SECRET.search(name):
+            h.update(f"{name}={environ.get(name)!r}\0".encode())
+    return h.hexdigest()
 
 
 def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDBPyConnection,
@@ -88,18 +123,8 @@ def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDB
     shared; the source part covers only the sources upstream of the node, so a `quality` table the
     junk-detection step reshapes does not invalidate the staging views over raw tables.
     `con` reads the warehouse's catalog."""
-    h = hashlib.sha256()
-    env_names: set[str] = set()
-    for path in _project_files(project_dir):
-        body = path.read_bytes()
-        h.update(str(path.relative_to(project_dir)).encode() + b"\0" + body + b"\0")
-        env_names.update(_ENV_VAR.findall(body.decode("utf-8", errors="replace")))
-    for dist in ("dbt-core", "dbt-duckdb", "duckdb"):
-        h.update(f"{dist}={metadata.version(dist)}\0".encode())
-    for name in sorted(env_names):
-        if not _SECRET.search(name):
-            h.update(f"{name}={environ.get(name)!r}\0".encode())
-    project_part = h.hexdigest()
+    project_part = _project_part(project_dir, PROJECT_DIRS, environ)
+    staging_part = _project_part(project_dir, STAGING_DIRS, environ)
 
     columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column, dtype in con.execute(
@@ -130,7 +155,8 @@ def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDB
         for sid in sorted(upstream_sources(uid, set())):
             key = (sources[sid]["schema"], sources[sid].get("identifier") or sources[sid]["name"])
             catalog.append([list(key), columns.get(key)])
-        out[uid] = hashlib.sha256((project_part + json.dumps(catalog)).encode()).hexdigest()
+        part = staging_part if is_staging(node) else project_part
+        out[uid] = hashlib.sha256((part + json.dumps(catalog)).encode()).hexdigest()
     return out
 
 
@@ -144,11 +170,15 @@ class Plan:
     # `--full-refresh` (all of them are in one dbt step, and they share the project's part of the
     # fingerprint, so one changed file changes them all anyway)
     refresh: list[str] = field(default_factory=list)
+    # incremental staging models parsed by another definition: `--full-refresh` keeps them, so the
+    # build also sets `reparse_landing` (and refreshes everything below them)
+    reparse: list[str] = field(default_factory=list)
 
     @property
     def build_args(self) -> list[str]:
         return (["--exclude", " ".join(self.skip)] if self.skip else []) + (
-            ["--full-refresh"] if self.refresh else [])
+            ["--full-refresh"] if self.refresh or self.reparse else []) + (
+            ["--vars", REPARSE_VARS] if self.reparse else [])
 
 
 def _existing_relations(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
@@ -177,15 +207,20 @@ def plan(project_dir: Path, manifest: dict[str, Any], warehouse: Path, environ: 
     skip = sorted(node["name"] for uid, node in manifest["nodes"].items()
                   if is_candidate(node) and recorded.get(uid) == fps[uid]
                   and (node["schema"], node["alias"], _relation_type(node)) in existing)
-    refresh = sorted(node["name"] for uid, node in manifest["nodes"].items()
-                     if is_incremental(node) and recorded.get(uid) != fps[uid]
-                     and (node["schema"], node["alias"], _relation_type(node)) in existing)
+    stale = [node for uid, node in manifest["nodes"].items()
+             if is_incremental(node) and recorded.get(uid) != fps[uid]
+             and (node["schema"], node["alias"], _relation_type(node)) in existing]
+    refresh = sorted(node["name"] for node in stale if not is_staging(node))
+    reparse = sorted(node["name"] for node in stale if is_staging(node))
     candidates = sum(1 for n in manifest["nodes"].values() if is_candidate(n))
     reason = f"{len(skip)} of {candidates} views and seeds unchanged since they were built"
     if refresh:
         reason += (f"; {len(refresh)} incremental models were built by another definition of the project "
                    "or without a record: full refresh")
-    return Plan(skip, reason=reason, refresh=refresh)
+    if reparse:
+        reason += (f"; {len(reparse)} incremental staging models were parsed by another definition of the "
+                   "staging layer or without a record: the landing is parsed again")
+    return Plan(skip, reason=reason, refresh=refresh, reparse=reparse)
 
 
 def record(project_dir: Path, manifest: dict[str, Any], run_results: dict[str, Any],

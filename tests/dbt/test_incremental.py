@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from warehouse import dbt_unchanged
 from warehouse.landing import TableSpec, Warehouse
 
 from tests.dbt.conftest import copy_project, dbt_env, run_dbt
@@ -149,12 +150,19 @@ def test_incremental_run_equals_full_build(built, sandbox_raw, tmp_path):
         assert con.execute("select count(*) from intermediate.int_stage_transitions where source_system = 'amocrm' "
                            "and stage_name = 'Взят в работу (новые)' and control_point is null").fetchone()[0] > 0
 
-    # ... and the marts after these incremental runs are those of a full refresh of the same landing
-    full = tmp_path / "full" / "wh.duckdb"  # same file stem: the compiled SQL names its catalog after it
-    full.parent.mkdir()
-    shutil.copy(wh, full)
-    run_dbt(project, ["build", "--full-refresh"], dbt_env(full))
-    assert_marts_equal(wh, dataclasses.replace(built, warehouse=full))
+    # ... and the marts after these incremental runs are those of a full refresh of the same landing:
+    # `--full-refresh` alone, which keeps the incremental staging tables (the landing parsed as it
+    # landed: their compiled SQL reads only rows newer than their watermark, none), and with
+    # `reparse_landing`, which parses every landing payload again
+    staging_sql = project / "target" / "compiled" / "crm_sales_warehouse" / "models" / "staging" / "bitrix24"
+    for name, extra in (("refresh", []), ("reparse", ["--vars", dbt_unchanged.REPARSE_VARS])):
+        full = tmp_path / name / "wh.duckdb"  # same file stem: the compiled SQL names its catalog after it
+        full.parent.mkdir()
+        shutil.copy(wh, full)
+        run_dbt(project, ["build", "--full-refresh", *extra], dbt_env(full))
+        kept = "_extracted_at > cast(" in (staging_sql / "stg_bitrix24__leads.sql").read_text()
+        assert kept == (name == "refresh"), name
+        assert_marts_equal(wh, dataclasses.replace(built, warehouse=full))
 
 
 def _renamed_in_crm(wh, project, env, built, landing: str, recomputed_in_full: dict[str, str], count_by: str):

@@ -36,16 +36,25 @@ def test_unchanged_views_and_seeds_are_skipped_until_something_they_read_changes
     plan, manifest = _plan(project, wh, env)
     candidates = sorted(n["name"] for n in manifest["nodes"].values() if dbt_unchanged.is_candidate(n))
     incremental = sorted(n["name"] for n in manifest["nodes"].values() if dbt_unchanged.is_incremental(n))
+    # the incremental staging models (the landing parsed; `--full-refresh` keeps them) and the others
+    parsed = sorted(n["name"] for n in manifest["nodes"].values()
+                    if dbt_unchanged.is_incremental(n) and dbt_unchanged.is_staging(n))
+    derived = sorted(set(incremental) - set(parsed))
+    staging_views = sorted(n["name"] for n in manifest["nodes"].values()
+                           if dbt_unchanged.is_candidate(n) and dbt_unchanged.is_staging(n))
     assert len(candidates) > 30 and plan.skip == [], plan.reason  # nothing recorded yet
-    # incremental models without a record may hold rows of another definition: recomputed in full
-    assert {"int_stage_transitions", "stg_bitrix24__leads"} <= set(incremental) and plan.refresh == incremental
-    assert plan.build_args[-1] == "--full-refresh"
+    # incremental models without a record may hold rows of another definition: recomputed in full,
+    # the incremental staging tables by parsing the landing again
+    assert "stg_bitrix24__leads" in parsed and "int_stage_transitions" in derived and len(staging_views) > 20
+    assert (plan.refresh, plan.reparse) == (derived, parsed)
+    assert plan.build_args[-3:] == ["--full-refresh", "--vars", dbt_unchanged.REPARSE_VARS]
 
     # What the pipeline records after the build that made this warehouse.
     full_results = json.loads((project / "target" / "run_results.json").read_text())
     assert _record(project, wh, env, full_results) == len(candidates) + len(incremental)
     plan, _ = _plan(project, wh, env)
-    assert plan.skip == candidates and plan.refresh == [], plan.reason
+    assert plan.skip == candidates and plan.refresh == plan.reparse == [] and plan.build_args[:1] == ["--exclude"]
+    assert "--full-refresh" not in plan.build_args, plan.reason
 
     proc = run_dbt(project, [*PIPELINE_BUILD, *plan.build_args], env)
     results = json.loads((project / "target" / "run_results.json").read_text())["results"]
@@ -69,8 +78,10 @@ def test_unchanged_views_and_seeds_are_skipped_until_something_they_read_changes
         kept = {r[0] for r in con.execute(f"select unique_id from {dbt_unchanged.TABLE}").fetchall()}
     assert not {"model.crm_sales_warehouse.stg_bitrix24__users", "model.crm_sales_warehouse.stg_bitrix24__deals"} & kept
     assert len(kept) == len(candidates) + len(incremental) - 2
-    # the incremental stg_bitrix24__deals may now hold rows of an unfinished build: full refresh
-    assert _plan(project, wh, env)[0].refresh == ["stg_bitrix24__deals"]
+    # the incremental stg_bitrix24__deals may now hold rows of an unfinished build: parsed again
+    plan = _plan(project, wh, env)[0]
+    assert (plan.refresh, plan.reparse) == ([], ["stg_bitrix24__deals"])
+    assert plan.build_args[-3:] == ["--full-refresh", "--vars", dbt_unchanged.REPARSE_VARS]
     _record(project, wh, env, full_results)  # (stg_bitrix24__users stays missing: still rebuilt)
 
     # Anything a view or seed could depend on: an environment variable the project reads...
@@ -83,11 +94,18 @@ def test_unchanged_views_and_seeds_are_skipped_until_something_they_read_changes
     with duckdb.connect(str(wh)) as con:
         con.execute("alter table raw_bitrix24.departments drop column extra_column")
     assert len(_plan(project, wh, env)[0].skip) == len(candidates) - 1
-    # ...and any project file: a seed's content.
+    # ...and any project file: a seed's content — but the staging layer reads no seed, so its views
+    # stay and the landing stays parsed: `--full-refresh` recomputes the rest from it
     seed = project / "seeds" / "sales_plans.csv"
     seed.write_text(seed.read_text() + "\n")
     plan = _plan(project, wh, env)[0]
-    assert plan.skip == [] and plan.refresh == incremental, plan.reason
+    assert plan.skip == [c for c in staging_views if c != "stg_bitrix24__users"], plan.reason
+    assert (plan.refresh, plan.reparse) == (derived, []) and plan.build_args[-1] == "--full-refresh"
+    # a macro (any staging model may call it) changes the staging layer: everything, parsed again
+    macro = project / "macros" / "payload.sql"
+    macro.write_text(macro.read_text() + "\n")
+    plan = _plan(project, wh, env)[0]
+    assert plan.skip == [] and (plan.refresh, plan.reparse) == (derived, parsed), plan.reason
 
 
 def test_no_warehouse_or_unreadable_warehouse_builds_everything(built, tmp_path):

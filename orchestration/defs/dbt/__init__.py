@@ -142,23 +142,29 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhR
     warehouse = Path(crmwh.settings().warehouse_path).resolve()
     os.environ["CRMWH_WAREHOUSE_PATH"] = str(warehouse)
     # Views and seeds unchanged since they were built are left alone, and incremental models built
-    # by another definition of the project are fully refreshed (warehouse/dbt_unchanged.py): those
-    # this step selected (`dbt_core` has them, `dbt_marts` none), on the DuckDB target only; the
-    # full reconciliation rebuilds them all from scratch (and records what it built).
+    # by another definition of the project are fully refreshed — the incremental staging tables (the
+    # parsed landing, kept by `--full-refresh`) only when the staging layer itself changed
+    # (warehouse/dbt_unchanged.py): those this step selected (`dbt_core` has them, `dbt_marts`
+    # none), on the DuckDB target only; the full reconciliation rebuilds them all from scratch,
+    # parsing the landing again (and records what it built).
     manifest = json.loads(project.manifest_path.read_text())
     in_step = {node["name"]: node for node in manifest["nodes"].values() if dbt_unchanged.is_tracked(node)
                and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys}
     track = bool(in_step) and os.environ.get("CRMWH_DBT_TARGET", "duckdb") == "duckdb"
     if context.run.tags.get("crmwh/mode") == "full":
+        incremental = {name: node for name, node in in_step.items() if dbt_unchanged.is_incremental(node)}
         plan = dbt_unchanged.Plan(
-            reason="the full reconciliation rebuilds every view and seed, and every incremental model in full",
-            refresh=sorted(name for name, node in in_step.items() if dbt_unchanged.is_incremental(node)))
+            reason="the full reconciliation rebuilds every view and seed, and every incremental model in full "
+                   "(the landing parsed again)",
+            refresh=sorted(n for n, node in incremental.items() if not dbt_unchanged.is_staging(node)),
+            reparse=sorted(n for n, node in incremental.items() if dbt_unchanged.is_staging(node)))
     elif not track:
         plan = dbt_unchanged.Plan(reason="no views, seeds or incremental models tracked in this step")
     else:
         plan = dbt_unchanged.plan(DBT_DIR, manifest, warehouse, dict(os.environ))
         plan.skip = [name for name in plan.skip if name in in_step]
         plan.refresh = [name for name in plan.refresh if name in in_step]
+        plan.reparse = [name for name in plan.reparse if name in in_step]
     context.log.info(f"dbt: {plan.reason}")
     # Their outputs come first: a multi-asset yields its outputs in topological order.
     yield from _unchanged_outputs(context, manifest, plan)
