@@ -32,6 +32,8 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_dbt import profile_settings, replace_relation  # noqa: E402
 
+from warehouse.dbt_unchanged import is_staging  # noqa: E402  (bench_dbt put the repository on the path)
+
 
 def build_order(run_dir: Path) -> list[dict]:
     """The full build's models, in the order dbt ran them."""
@@ -42,7 +44,7 @@ def build_order(run_dir: Path) -> list[dict]:
 
 def one_pass(run_dir: Path, order: list[dict], typed: bool, settings: dict[str, str]) -> tuple[float, float]:
     """Returns (seconds writing staging tables — 0 when not typed, seconds of every other model)."""
-    staging = [n for n in order if n["fqn"][1] == "staging"]
+    staging = [n for n in order if is_staging(n)]
     with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
         wh = Path(tmp) / "wh.duckdb"
         shutil.copy(run_dir / "wh.duckdb", wh)
@@ -57,7 +59,7 @@ def one_pass(run_dir: Path, order: list[dict], typed: bool, settings: dict[str, 
             staging_s = time.perf_counter() - t
         t = time.perf_counter()
         for node in order:
-            if typed and node["fqn"][1] == "staging":
+            if typed and is_staging(node):
                 continue
             replace_relation(con, node, "view" if node["config"]["materialized"] == "view" else "table")
         rest_s = time.perf_counter() - t

@@ -95,26 +95,31 @@ def _relation_type(node: dict[str, Any]) -> str:
     return "VIEW" if node["resource_type"] == "model" and not is_incremental(node) else "BASE TABLE"
 
 
-def _project_files(project_dir: Path, dirs: tuple[str, ...] = PROJECT_DIRS) -> list[Path]:
-    files = [p for d in dirs for p in sorted((project_dir / d).rglob("*")) if p.is_file()]
+def _project_files(project_dir: Path) -> list[Path]:
+    files = [p for d in PROJECT_DIRS for p in sorted((project_dir / d).rglob("*")) if p.is_file()]
     return files + [project_dir / f for f in PROJECT_FILES if (project_dir / f).is_file()]
 
 
-def _project_part(project_dir: Path, dirs: tuple[str, ...], environ: dict[str, str]) -> str:
-    """The hash of the project files under `dirs` (and the project-wide files), the dbt and adapter
-    versions, and the values of the environment variables any project file reads."""
-    h = hashlib.sha256()
-    for path in _project_files(project_dir, dirs):
-        h.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
-    for dist in ("dbt-core", "dbt-duckdb", "duckdb"):
-        h.update(f"{dist}={metadata.version(dist)}\0".encode())
+def _project_parts(project_dir: Path, environ: dict[str, str]) -> tuple[str, str]:
+    """(the whole project's part, the staging layer's part) of the fingerprints, each file read
+    once: the hash of the project files (the staging part: only those under STAGING_DIRS, and the
+    project-wide files), the dbt and adapter versions, and the values of the environment
+    variables any project file reads."""
+    whole, staging = hashlib.sha256(), hashlib.sha256()
     env_names: set[str] = set()
     for path in _project_files(project_dir):
-        env_names.update(_ENV_VAR.findall(path.read_bytes().decode("utf-8", errors="replace")))
-    for name in sorted(env_names):
-        if not _SECRET.search(name):
-            h.update(f"{name}={environ.get(name)!r}\0".encode())
-    return h.hexdigest()
+        rel, body = path.relative_to(project_dir), path.read_bytes()
+        chunk = str(rel).encode() + b"\0" + body + b"\0"
+        whole.update(chunk)
+        if rel.parent == Path(".") or any(rel.is_relative_to(d) for d in STAGING_DIRS):
+            staging.update(chunk)
+        env_names.update(_ENV_VAR.findall(body.decode("utf-8", errors="replace")))
+    common = [f"{dist}={metadata.version(dist)}\0".encode() for dist in ("dbt-core", "dbt-duckdb", "duckdb")]
+    common += [f"{name}={environ.get(name)!r}\0".encode() for name in sorted(env_names) if not _SECRET.search(name)]
+    for h in (whole, staging):
+        for chunk in common:
+            h.update(chunk)
+    return whole.hexdigest(), staging.hexdigest()
 
 
 def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDBPyConnection,
@@ -123,8 +128,7 @@ def fingerprints(project_dir: Path, manifest: dict[str, Any], con: duckdb.DuckDB
     shared; the source part covers only the sources upstream of the node, so a `quality` table the
     junk-detection step reshapes does not invalidate the staging views over raw tables.
     `con` reads the warehouse's catalog."""
-    project_part = _project_part(project_dir, PROJECT_DIRS, environ)
-    staging_part = _project_part(project_dir, STAGING_DIRS, environ)
+    project_part, staging_part = _project_parts(project_dir, environ)
 
     columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column, dtype in con.execute(
@@ -174,6 +178,15 @@ class Plan:
     # build also sets `reparse_landing` (and refreshes everything below them)
     reparse: list[str] = field(default_factory=list)
 
+    @classmethod
+    def recomputing(cls, incremental: list[dict[str, Any]], skip: list[str] | None = None,
+                    reason: str = "") -> "Plan":
+        """A plan that recomputes the `incremental` model nodes in full: the staging ones by parsing
+        the landing again, the others by `--full-refresh`."""
+        return cls(skip or [], reason=reason,
+                   refresh=sorted(n["name"] for n in incremental if not is_staging(n)),
+                   reparse=sorted(n["name"] for n in incremental if is_staging(n)))
+
     @property
     def build_args(self) -> list[str]:
         return (["--exclude", " ".join(self.skip)] if self.skip else []) + (
@@ -210,17 +223,16 @@ def plan(project_dir: Path, manifest: dict[str, Any], warehouse: Path, environ: 
     stale = [node for uid, node in manifest["nodes"].items()
              if is_incremental(node) and recorded.get(uid) != fps[uid]
              and (node["schema"], node["alias"], _relation_type(node)) in existing]
-    refresh = sorted(node["name"] for node in stale if not is_staging(node))
-    reparse = sorted(node["name"] for node in stale if is_staging(node))
+    result = Plan.recomputing(stale, skip)
     candidates = sum(1 for n in manifest["nodes"].values() if is_candidate(n))
-    reason = f"{len(skip)} of {candidates} views and seeds unchanged since they were built"
-    if refresh:
-        reason += (f"; {len(refresh)} incremental models were built by another definition of the project "
-                   "or without a record: full refresh")
-    if reparse:
-        reason += (f"; {len(reparse)} incremental staging models were parsed by another definition of the "
-                   "staging layer or without a record: the landing is parsed again")
-    return Plan(skip, reason=reason, refresh=refresh, reparse=reparse)
+    result.reason = f"{len(skip)} of {candidates} views and seeds unchanged since they were built"
+    if result.refresh:
+        result.reason += (f"; {len(result.refresh)} incremental models were built by another definition of "
+                          "the project or without a record: full refresh")
+    if result.reparse:
+        result.reason += (f"; {len(result.reparse)} incremental staging models were parsed by another "
+                          "definition of the staging layer or without a record: the landing is parsed again")
+    return result
 
 
 def record(project_dir: Path, manifest: dict[str, Any], run_results: dict[str, Any],

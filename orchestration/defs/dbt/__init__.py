@@ -152,12 +152,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, crmwh: CrmwhR
                and TRANSLATOR.get_asset_key(node) in context.selected_asset_keys}
     track = bool(in_step) and os.environ.get("CRMWH_DBT_TARGET", "duckdb") == "duckdb"
     if context.run.tags.get("crmwh/mode") == "full":
-        incremental = {name: node for name, node in in_step.items() if dbt_unchanged.is_incremental(node)}
-        plan = dbt_unchanged.Plan(
+        plan = dbt_unchanged.Plan.recomputing(
+            [node for node in in_step.values() if dbt_unchanged.is_incremental(node)],
             reason="the full reconciliation rebuilds every view and seed, and every incremental model in full "
-                   "(the landing parsed again)",
-            refresh=sorted(n for n, node in incremental.items() if not dbt_unchanged.is_staging(node)),
-            reparse=sorted(n for n, node in incremental.items() if dbt_unchanged.is_staging(node)))
+                   "(the landing parsed again)")
     elif not track:
         plan = dbt_unchanged.Plan(reason="no views, seeds or incremental models tracked in this step")
     else:
