@@ -122,19 +122,35 @@ def profile_settings(project: Path) -> dict[str, str]:
     return {k: env_var.sub(lambda m: os.environ.get(m[1], m[2]), str(v)) for k, v in settings.items()}
 
 
+def connect(warehouse: Path, settings: dict[str, str]) -> duckdb.DuckDBPyConnection:
+    """A connection to `warehouse` with the profile's DuckDB `settings` (profile_settings)."""
+    con = duckdb.connect(str(warehouse))
+    for name, value in settings.items():
+        con.execute(f"SET {name} = '{value}'")
+    return con
+
+
+def run_models(con: duckdb.DuckDBPyConnection, nodes: list[dict], kind: str | None = None) -> list[tuple[float, str]]:
+    """Replace each model node's relation by its compiled SQL, in the order given — as a `kind`
+    ("view" or "table"), or as the project materialises it (views as views, the rest as tables) —
+    and return (seconds, model name) per node."""
+    times = []
+    for node in nodes:
+        t = time.perf_counter()
+        replace_relation(con, node, kind or ("view" if node["config"]["materialized"] == "view" else "table"))
+        times.append((time.perf_counter() - t, node["name"]))
+    return times
+
+
 def direct_sql(target: Path, warehouse: Path, settings: dict[str, str]) -> float:
     """Execute every model's compiled SQL (of the full build, in its order) directly in DuckDB,
     with the profile's DuckDB `settings`."""
     manifest = json.loads((target / "manifest.json").read_text())
     results = json.loads((target / "run_results.json").read_text())
-    order = [r["unique_id"] for r in results["results"] if r["unique_id"].startswith("model.")]
-    con = duckdb.connect(str(warehouse))
-    for name, value in settings.items():
-        con.execute(f"SET {name} = '{value}'")
+    order = [manifest["nodes"][r["unique_id"]] for r in results["results"] if r["unique_id"].startswith("model.")]
+    con = connect(warehouse, settings)
     t = time.perf_counter()
-    for uid in order:
-        node = manifest["nodes"][uid]
-        replace_relation(con, node, "view" if node["config"]["materialized"] == "view" else "table")
+    run_models(con, order)
     s = time.perf_counter() - t
     con.close()
     return s

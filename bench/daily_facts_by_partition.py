@@ -28,10 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_dbt import RELANDED_BATCH, profile_settings  # noqa: E402
+from bench_dbt import RELANDED_BATCH, connect, profile_settings  # noqa: E402
 
 COLUMNS = "fact_date, source_system, account, manager_key, department_key, branch, project_code, metric, fact_value"
 PARTITION = ("source_system", "account", "fact_date")
@@ -49,9 +47,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wh = Path(tmp) / "wh.duckdb"  # same stem: the compiled SQL names its catalog after the file
         shutil.copy(a.run_dir / "wh.duckdb", wh)
-        con = duckdb.connect(str(wh))
-        for name, value in profile_settings(a.run_dir / "dbt_project").items():  # as the dbt build ran
-            con.execute(f"SET {name} = '{value}'")
+        con = connect(wh, profile_settings(a.run_dir / "dbt_project"))  # as the dbt build ran
 
         def timed(query: str) -> tuple[float, list]:
             t = time.perf_counter()

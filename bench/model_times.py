@@ -17,30 +17,20 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_dbt import profile_settings, replace_relation  # noqa: E402
+from bench_dbt import connect, profile_settings, run_models  # noqa: E402
 from staging_share import build_order  # noqa: E402
 
 
 def one_pass(run_dir: Path, order: list[dict], settings: dict[str, str]) -> list[tuple[float, str]]:
     """Seconds per model, in build order, on a fresh copy of the run's warehouse."""
-    times = []
     with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
         wh = Path(tmp) / "wh.duckdb"  # the compiled SQL names its catalog after the file's stem
         shutil.copy(run_dir / "wh.duckdb", wh)
-        con = duckdb.connect(str(wh))
-        for name, value in settings.items():
-            con.execute(f"SET {name} = '{value}'")
-        for node in order:
-            t = time.perf_counter()
-            replace_relation(con, node, "view" if node["config"]["materialized"] == "view" else "table")
-            times.append((time.perf_counter() - t, node["name"]))
-        con.execute("checkpoint")
+        con = connect(wh, settings)
+        times = run_models(con, order)
         con.close()
     return times
 
@@ -58,7 +48,9 @@ def main() -> None:
     base = profile_settings(a.project)
     variants = [("as profiled", base)]
     for v in a.variant:
-        name, _, value = v.partition("=")
+        name, sep, value = v.partition("=")
+        if not (name and sep):
+            ap.error(f"--variant {v!r}: expected NAME=VALUE, a DuckDB setting and its value")
         variants.append((v, {**base, name: value}))
     order = build_order(a.run_dir)
     print(f"{len(order)} models; settings as profiled: {base}", flush=True)

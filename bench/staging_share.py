@@ -27,10 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_dbt import profile_settings, replace_relation  # noqa: E402
+from bench_dbt import connect, profile_settings, run_models  # noqa: E402
 
 from warehouse.dbt_unchanged import is_staging  # noqa: E402  (bench_dbt put the repository on the path)
 
@@ -48,20 +46,14 @@ def one_pass(run_dir: Path, order: list[dict], typed: bool, settings: dict[str, 
     with tempfile.TemporaryDirectory(dir=run_dir) as tmp:
         wh = Path(tmp) / "wh.duckdb"
         shutil.copy(run_dir / "wh.duckdb", wh)
-        con = duckdb.connect(str(wh))
-        for name, value in settings.items():
-            con.execute(f"SET {name} = '{value}'")
+        con = connect(wh, settings)
         staging_s = 0.0
         if typed:
             t = time.perf_counter()
-            for node in staging:
-                replace_relation(con, node, "table")
+            run_models(con, staging, "table")
             staging_s = time.perf_counter() - t
         t = time.perf_counter()
-        for node in order:
-            if typed and is_staging(node):
-                continue
-            replace_relation(con, node, "view" if node["config"]["materialized"] == "view" else "table")
+        run_models(con, [node for node in order if not (typed and is_staging(node))])
         rest_s = time.perf_counter() - t
         con.close()
     return staging_s, rest_s
